@@ -1,0 +1,3 @@
+import SluiceCore
+
+exit(SluiceCLI.main(Array(CommandLine.arguments.dropFirst())))
