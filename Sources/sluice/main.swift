@@ -1,3 +1,4 @@
+import Foundation
 import SluiceCore
 
 exit(SluiceCLI.main(Array(CommandLine.arguments.dropFirst())))
