@@ -1,0 +1,128 @@
+import Foundation
+
+/// What a backend learned about one run.
+public struct RunUpdate: Equatable, Sendable {
+  public var runID: String
+  public var state: RunState
+  public var jobID: String?
+  public var arrayJobID: Int?
+  public var arrayIndex: Int?
+  public var exitCode: Int?
+  public var signal: Int?
+  public var reason: String?
+  public var started: String?
+  public var ended: String?
+
+  public init(
+    runID: String, state: RunState, jobID: String? = nil, arrayJobID: Int? = nil, arrayIndex: Int? = nil,
+    exitCode: Int? = nil, signal: Int? = nil, reason: String? = nil, started: String? = nil,
+    ended: String? = nil
+  ) {
+    self.runID = runID
+    self.state = state
+    self.jobID = jobID
+    self.arrayJobID = arrayJobID
+    self.arrayIndex = arrayIndex
+    self.exitCode = exitCode
+    self.signal = signal
+    self.reason = reason
+    self.started = started
+    self.ended = ended
+  }
+}
+
+/// The outcome of one submission.
+public enum SubmitOutcome: Equatable, Sendable {
+  /// Accepted: the job id (array master id for arrays).
+  case submitted(jobID: Int, cluster: String?)
+  case failed(SlurmCommandError)
+}
+
+/// The executor seam: Slurm and the local machine behind one interface.
+public protocol Backend: AnyObject {
+  var name: String { get }
+  /// Commands run so far, by program name.
+  var callCounts: [String: Int] { get }
+  /// Capacity for runs that target `partitions` (nil = default partition).
+  func capacity(partitions: [String?]) throws -> CapacityInput
+  /// Learns the state of every in-flight run (and adopts `submitting` ones).
+  func observe(runs: [Run], context: ObserveContext) throws -> [RunUpdate]
+  /// Submits one rendered script.
+  func submit(_ submission: Submission, scriptPath: String) -> SubmitOutcome
+  /// Asks the scheduler whether a script would be accepted, without submitting.
+  func validate(scriptPath: String) -> (ok: Bool, message: String)
+  /// Cancels runs in one call.
+  func cancel(_ runs: [Run]) throws -> String
+}
+
+/// What `observe` may need beyond the runs.
+public struct ObserveContext: Sendable {
+  public var now: Date
+  /// Exit records written by job scripts (`exits/<run>.a<attempt>`).
+  public var exitsDir: String
+  /// Seconds past the scheduler's own purge age (`MinJobAge`) before a job
+  /// missing from both squeue and sacct is `lost`.
+  public var lostMargin: Double
+
+  public init(now: Date, exitsDir: String, lostMargin: Double) {
+    self.now = now
+    self.exitsDir = exitsDir
+    self.lostMargin = lostMargin
+  }
+}
+
+/// The job script's own record of how a run ended.
+public struct ExitRecord: Equatable, Sendable {
+  public var exitCode: Int
+  public var endedEpoch: Double?
+  public var startedEpoch: Double?
+
+  /// Reads `exits/<run>.a<attempt>` (and `.start`), if the job wrote them.
+  public static func read(_ base: String) -> (started: Double?, exit: ExitRecord?) {
+    var started: Double?
+    if let s = try? Files.readText(base + ".start") {
+      let parts = s.split(separator: " ")
+      if parts.count >= 2 { started = Double(parts[1]) }
+    }
+    guard let text = try? Files.readText(base) else { return (started, nil) }
+    let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ")
+    guard let first = parts.first, let code = Int(first) else { return (started, nil) }
+    return (started, ExitRecord(exitCode: code, endedEpoch: parts.count > 1 ? Double(parts[1]) : nil, startedEpoch: started))
+  }
+}
+
+/// Maps Slurm's job states onto run states.
+public enum StateMap {
+  /// nil: still in flight (PENDING, RUNNING, CONFIGURING, REQUEUED, ...).
+  public static func runState(slurm raw: String, exitCode: Int?) -> RunState? {
+    let word = raw.trimmingCharacters(in: .whitespaces).uppercased()
+      .split(whereSeparator: { $0 == " " || $0 == "+" }).first.map(String.init) ?? ""
+    switch word {
+    case "PENDING", "PD", "CONFIGURING", "CF", "REQUEUED", "RQ", "REQUEUE_HOLD", "REQUEUE_FED", "RESIZING",
+      "RS", "SUSPENDED", "S", "RUNNING", "R", "COMPLETING", "CG", "STAGE_OUT", "SO", "SIGNALING", "SI",
+      "STOPPED", "ST", "RESV_DEL_HOLD", "POWER_UP_NODE":
+      return nil
+    case "COMPLETED", "CD":
+      return (exitCode ?? 0) == 0 ? .completed : .failed
+    case "FAILED", "F", "BOOT_FAIL", "BF", "DEADLINE", "DL", "SPECIAL_EXIT", "SE", "REVOKED", "RV":
+      return .failed
+    case "TIMEOUT", "TO": return .timeout
+    case "OUT_OF_MEMORY", "OOM": return .outOfMemory
+    case "NODE_FAIL", "NF": return .nodeFail
+    case "PREEMPTED", "PR": return .preempted
+    case "CANCELLED", "CA": return .cancelled
+    default: return nil
+    }
+  }
+
+  /// In-flight flavour of a state: running or pending.
+  public static func inFlightState(slurm raw: String) -> RunState {
+    let w = raw.uppercased()
+    if w.hasPrefix("RUNNING") || w.hasPrefix("COMPLETING") || w == "R" || w == "CG" || w.hasPrefix("STAGE_OUT")
+      || w.hasPrefix("SIGNALING")
+    {
+      return .running
+    }
+    return .pending
+  }
+}

@@ -1,0 +1,490 @@
+import Foundation
+
+/// Errors that end a command with a specific exit code.
+public enum SluiceError: Error, CustomStringConvertible {
+  case sentinel(path: String)
+  case tasks(DiagnosticsError)
+  case config(DiagnosticsError)
+  case locked(LockError)
+  case slurmUnavailable(String)
+  case usage(String)
+  case notFound(String)
+  case failed(String)
+
+  public var description: String {
+    switch self {
+    case .sentinel(let p):
+      return "\(p) contains \(TasksDocument.sentinel): nothing is submitted until it is removed"
+    case .tasks(let d): return d.description
+    case .config(let d): return d.description
+    case .locked(let l): return l.description
+    case .slurmUnavailable(let m): return m
+    case .usage(let m): return m
+    case .notFound(let m): return m
+    case .failed(let m): return m
+    }
+  }
+
+  public var exitCode: Int32 {
+    switch self {
+    case .sentinel: return 3
+    case .tasks: return 65
+    case .config: return 78
+    case .locked: return 75
+    case .slurmUnavailable: return 69
+    case .usage: return 2
+    case .notFound: return 1
+    case .failed: return 1
+    }
+  }
+}
+
+public struct TickOptions: Sendable {
+  public var dryRun = false
+  public var testOnly = false
+  public init(dryRun: Bool = false, testOnly: Bool = false) {
+    self.dryRun = dryRun
+    self.testOnly = testOnly
+  }
+}
+
+/// What one tick did.
+public struct TickReport: Sendable {
+  public var plan: Plan?
+  public var submitted: [(run: String, jobID: String)] = []
+  public var submissions: [(tag: String, jobID: String, runs: Int)] = []
+  public var finished: [(run: String, state: RunState, exitCode: Int?)] = []
+  public var submitErrors: [(run: String, message: String, transient: Bool)] = []
+  public var retried: [String] = []
+  public var expanded: [String] = []
+  public var adopted: [String] = []
+  public var requeued: [String] = []
+  public var markers: WriteBackReport = WriteBackReport()
+  public var warnings: [String] = []
+  public var scripts: [(tag: String, text: String)] = []
+  public var validations: [(tag: String, ok: Bool, message: String)] = []
+  public var calls: [String: Int] = [:]
+  public var lockRecovered: LockHolder?
+  public var backend: String = ""
+  public var inFlight: Int = 0
+  public var queued: Int = 0
+
+  public var changed: Bool {
+    !submitted.isEmpty || !finished.isEmpty || !submitErrors.isEmpty || !retried.isEmpty || !expanded.isEmpty
+      || !adopted.isEmpty || !markers.applied.isEmpty || !requeued.isEmpty
+  }
+}
+
+/// Runs the cycle: read, sync, expand, plan, submit, write back, record.
+public final class Engine {
+  public let paths: ProjectPaths
+  public let config: Config
+  public let backend: Backend
+  public let clock: Clock
+  public let store: Store
+  public var templateSearch: [String]
+  public var gpusFreeOverride: Int?
+
+  public init(paths: ProjectPaths, config: Config, backend: Backend, clock: Clock = SystemClock()) {
+    self.paths = paths
+    self.config = config
+    self.backend = backend
+    self.clock = clock
+    self.store = Store(dir: paths.stateDir, fileMode: config.fileMode, dirMode: config.dirMode)
+    self.templateSearch = [paths.projectDir + "/templates"] + Engine.installedTemplateDirs()
+  }
+
+  static func installedTemplateDirs() -> [String] {
+    var dirs: [String] = []
+    let exe = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
+    let bin = exe.deletingLastPathComponent()
+    dirs.append(bin.appendingPathComponent("../share/sluice/templates").standardized.path)
+    dirs.append("/usr/local/share/sluice/templates")
+    dirs.append("/usr/share/sluice/templates")
+    return dirs
+  }
+
+  public func loadTasks() throws -> TasksDocument {
+    let data: Data
+    do { data = try Files.read(paths.tasksFile) } catch let e as FileError {
+      throw SluiceError.notFound("\(e.path): cannot read the tasks file; create it or pass --tasks PATH (\(e.message))")
+    }
+    do { return try TasksParser.parse(data, path: displayPath(paths.tasksFile)) } catch let d as DiagnosticsError {
+      throw SluiceError.tasks(d)
+    }
+  }
+
+  func displayPath(_ p: String) -> String {
+    let cwd = FileManager.default.currentDirectoryPath
+    if p.hasPrefix(cwd + "/") { return String(p.dropFirst(cwd.count + 1)) }
+    return p
+  }
+
+  /// Finds a template by name: the project's templates/, then installed ones,
+  /// then the built-in one for `sbatch.sh`.
+  public func template(named name: String?) throws -> (text: String, name: String) {
+    let n = name ?? "sbatch.sh"
+    for dir in templateSearch {
+      let p = dir + "/" + n
+      if Files.exists(p) { return (try Files.readText(p), displayPath(p)) }
+    }
+    if n == "sbatch.sh" { return (Template.builtin, "built-in sbatch.sh") }
+    throw SluiceError.failed(
+      "template '\(n)' not found in \(templateSearch.joined(separator: ", ")); add it or remove '- template:'")
+  }
+
+  public var renderContext: RenderContext {
+    RenderContext(
+      logsDir: paths.logsDir, exitsDir: store.exitsDir, projectDir: paths.projectDir, gpuFlag: config.gpuFlag,
+      clusters: config.clusters)
+  }
+
+  public func lock(_ command: String, wait: Double = 0) throws -> ProjectLock {
+    try store.prepare()
+    let lock = store.lock()
+    do { try lock.acquire(command: command, wait: wait, clock: clock) } catch let e as LockError {
+      throw SluiceError.locked(e)
+    }
+    return lock
+  }
+
+  // MARK: the tick
+
+  public func tick(_ options: TickOptions = TickOptions()) throws -> TickReport {
+    var report = TickReport()
+    report.backend = backend.name
+    let doc = try loadTasks()
+    if doc.hasSentinel { throw SluiceError.sentinel(path: displayPath(paths.tasksFile)) }
+    for w in doc.warnings { report.warnings.append(w.description) }
+    let lock = try self.lock(options.dryRun ? "plan" : "tick")
+    defer { lock.release() }
+    report.lockRecovered = lock.recoveredFrom
+    var state = try store.loadActive()
+    let now = clock.now()
+    let stamp = Timestamps.iso(now)
+    var events: [Event] = []
+
+    // Sync.
+    let watched = state.runs.filter(\.state.isInFlight)
+    if !watched.isEmpty {
+      let updates = try backend.observe(
+        runs: watched,
+        context: ObserveContext(now: now, exitsDir: store.exitsDir, lostMargin: Double(config.lostMargin)))
+      apply(updates, to: &state, now: stamp, report: &report, events: &events)
+    }
+    // Retries for runs that ended in a retryable state.
+    for i in state.runs.indices where state.runs[i].state.isTerminal {
+      let r = state.runs[i]
+      guard config.retryStates.contains(r.state.rawValue), r.attempt < (r.maxRetries ?? config.retryMax) else {
+        continue
+      }
+      requeue(&state.runs[i], reason: "retry after \(r.state.rawValue)")
+      report.retried.append(r.id)
+      events.append(Event(time: stamp, kind: "retried", run: r.id, task: r.task, message: "after \(r.state.rawValue)"))
+    }
+    // A task reset from [!] to [ ] by a person: its failed runs go again.
+    for task in doc.runnableTasks {
+      guard let sweep = state.sweeps.first(where: { $0.task == task.id }) else { continue }
+      let bad = sweep.archived.filter { RunState(rawValue: $0.key).map { $0.isTerminal && $0 != .completed } ?? false }
+      let activeBad = state.runs.filter { $0.sweep == sweep.id && $0.state.isTerminal && $0.state != .completed }
+      if bad.isEmpty && activeBad.isEmpty { continue }
+      for i in state.runs.indices where state.runs[i].sweep == sweep.id && state.runs[i].state.isTerminal
+        && state.runs[i].state != .completed
+      {
+        requeue(&state.runs[i], reason: "task reset to [ ]")
+        report.requeued.append(state.runs[i].id)
+      }
+      if !bad.isEmpty {
+        for s in try store.allSummaries(active: state)
+        where s.sweep == sweep.id && s.state.isTerminal && s.state != .completed
+          && !state.runs.contains(where: { $0.id == s.id })
+        {
+          if var run = try store.unarchive(s.id, active: &state), let i = state.runs.firstIndex(where: { $0.id == run.id }) {
+            requeue(&run, reason: "task reset to [ ]")
+            state.runs[i] = run
+            report.requeued.append(run.id)
+          }
+        }
+      }
+    }
+    // Expand.
+    report.expanded = Expander.expand(document: doc, state: &state, config: config, now: now)
+    for s in report.expanded {
+      let n = state.runs.filter { $0.sweep == s }.count
+      events.append(Event(time: stamp, kind: "sweep_created", task: s, message: "\(n) runs"))
+    }
+    // Keep queue order = tasks-file order (stable for ad-hoc runs).
+    let order = Dictionary(uniqueKeysWithValues: doc.tasks.enumerated().map { ($1.id, $0) })
+    let queued = state.runs.enumerated().filter { $0.element.state == .queued }
+      .sorted { (order[$0.element.task ?? ""] ?? Int.max, $0.offset) < (order[$1.element.task ?? ""] ?? Int.max, $1.offset) }
+      .map(\.element)
+    // Only queued runs of tasks that may run now go out (ad-hoc runs always may).
+    let current = doc.currentPhase
+    let eligible = queued.filter { r in
+      guard let id = r.task else { return true }
+      guard let t = doc.task(id: id) else { return false }
+      return t.phase == current && !t.marker.isFinished && doc.blocker(of: t) == nil
+    }
+    // Capacity and plan.
+    let partitions = Array(Set(eligible.map { $0.resources.partition ?? config.defaults.partition }))
+      .sorted { ($0 ?? "") < ($1 ?? "") }
+    var capacity: CapacityInput
+    if let free = gpusFreeOverride {
+      capacity = CapacityInput(detectedGPUs: free, source: "--gpus-free")
+    } else {
+      capacity = try backend.capacity(partitions: partitions.isEmpty ? [config.defaults.partition] : partitions)
+    }
+    let inFlightRuns = state.runs.filter(\.state.isInFlight)
+    let plan = Planner.plan(
+      runs: inFlightRuns + eligible, capacity: capacity,
+      limits: PlannerLimits(
+        maxConcurrent: config.maxConcurrent, maxPending: config.maxPending,
+        maxSubmitPerTick: config.maxSubmitPerTick))
+    report.plan = plan
+
+    // Submit.
+    let picked = plan.submit.compactMap { id in state.runs.firstIndex { $0.id == id } }
+    let submissions = try group(picked.map { state.runs[$0] }, g: plan.g, state: state)
+    var stop = false
+    if !options.dryRun && !options.testOnly && !submissions.isEmpty {
+      // Exactly once: every run is `submitting` with its tag on disk before sbatch runs.
+      for s in submissions {
+        for r in s.runs {
+          let i = state.runs.firstIndex { $0.id == r.id }!
+          state.runs[i].state = .submitting
+          state.runs[i].submission = s.tag
+          state.runs[i].scriptPath = store.scriptsDir + "/\(s.tag).sh"
+        }
+      }
+      try store.save(&state)
+    }
+    for s in submissions {
+      let script: String
+      do {
+        let t = try template(named: s.runs[0].template)
+        script = try ScriptRenderer.render(s, template: t.text, templateName: t.name, context: renderContext)
+      } catch {
+        for r in s.runs {
+          let i = state.runs.firstIndex { $0.id == r.id }!
+          state.runs[i].state = .failed
+          state.runs[i].submitError = "\(error)"
+          state.runs[i].reason = "render failed"
+          state.runs[i].ended = stamp
+          report.submitErrors.append((r.id, "\(error)", false))
+          events.append(Event(time: stamp, kind: "submit_error", run: r.id, task: r.task, message: "\(error)"))
+        }
+        continue
+      }
+      report.scripts.append((s.tag, script))
+      if options.dryRun && !options.testOnly { continue }
+      let scriptPath = store.scriptsDir + "/\(s.tag).sh"
+      try Files.writeAtomically(scriptPath, text: script, mode: 0o700 & config.fileMode | 0o100)
+      try Files.makeDirectory(ScriptRenderer.logFolder(s.runs[0], context: renderContext), mode: 0o755)
+      if options.testOnly {
+        let v = backend.validate(scriptPath: scriptPath)
+        report.validations.append((s.tag, v.ok, v.message))
+        continue
+      }
+      if stop {
+        for r in s.runs { revertToQueued(&state, r.id) }
+        continue
+      }
+      switch backend.submit(s, scriptPath: scriptPath) {
+      case .submitted(let jobID, _):
+        report.submissions.append((s.tag, String(jobID), s.runs.count))
+        let out = ScriptRenderer.outputPattern(s, context: renderContext, err: false)
+        let err = ScriptRenderer.outputPattern(s, context: renderContext, err: true)
+        for (index, r) in s.runs.enumerated() {
+          let i = state.runs.firstIndex { $0.id == r.id }!
+          let idx: Int? = s.isArray ? index : nil
+          state.runs[i].state = .pending
+          state.runs[i].jobID = s.isArray ? "\(jobID)_\(index)" : String(jobID)
+          state.runs[i].arrayJobID = s.isArray ? jobID : nil
+          state.runs[i].arrayIndex = idx
+          state.runs[i].submitted = stamp
+          state.runs[i].submitError = nil
+          state.runs[i].missingSince = nil
+          state.runs[i].stdoutPath = ScriptRenderer.resolvedLog(pattern: out, jobID: jobID, index: idx)
+          state.runs[i].stderrPath = ScriptRenderer.resolvedLog(pattern: err, jobID: jobID, index: idx)
+          report.submitted.append((r.id, state.runs[i].jobID!))
+          events.append(
+            Event(time: stamp, kind: "submitted", run: r.id, task: r.task, jobID: state.runs[i].jobID))
+        }
+      case .failed(let e):
+        let transient = e.kind == .transient
+        for r in s.runs {
+          let i = state.runs.firstIndex { $0.id == r.id }!
+          if transient {
+            revertToQueued(&state, r.id)
+            state.runs[i].submitError = e.message
+          } else {
+            state.runs[i].state = .failed
+            state.runs[i].submitError = e.message
+            state.runs[i].reason = "sbatch rejected the job"
+            state.runs[i].ended = stamp
+          }
+          report.submitErrors.append((r.id, e.message, transient))
+          events.append(
+            Event(time: stamp, kind: "submit_error", run: r.id, task: r.task, message: e.message))
+        }
+        if transient { stop = true }
+      }
+    }
+    if options.dryRun || options.testOnly {
+      report.calls = backend.callCounts
+      return report
+    }
+    // Write back markers.
+    let edits = Expander.markerEdits(document: doc, state: state)
+    if !edits.isEmpty {
+      report.markers = try WriteBack.write(edits, document: doc)
+      for s in report.markers.skipped { report.warnings.append("\(displayPath(paths.tasksFile)): \(s.reason); left alone") }
+    }
+    report.inFlight = state.runs.filter(\.state.isInFlight).count
+    report.queued = state.runs.filter { $0.state == .queued }.count
+    if report.changed {
+      try store.appendEvents(events, state: &state)
+      try store.save(&state)
+      try store.appendLog(logEntry(report, stamp: stamp))
+    }
+    report.calls = backend.callCounts
+    return report
+  }
+
+  func revertToQueued(_ state: inout ActiveState, _ id: String) {
+    guard let i = state.runs.firstIndex(where: { $0.id == id }) else { return }
+    state.runs[i].state = .queued
+    state.runs[i].submission = nil
+  }
+
+  func requeue(_ run: inout Run, reason: String) {
+    run.history.append(
+      Attempt(attempt: run.attempt, jobID: run.jobID, state: run.state, exitCode: run.exitCode, reason: run.reason, ended: run.ended))
+    run.attempt += 1
+    run.state = .queued
+    run.jobID = nil
+    run.arrayJobID = nil
+    run.arrayIndex = nil
+    run.submission = nil
+    run.exitCode = nil
+    run.signal = nil
+    run.ended = nil
+    run.started = nil
+    run.submitted = nil
+    run.missingSince = nil
+    run.submitError = nil
+    run.reason = reason
+  }
+
+  func apply(_ updates: [RunUpdate], to state: inout ActiveState, now: String, report: inout TickReport, events: inout [Event]) {
+    for u in updates {
+      guard let i = state.runs.firstIndex(where: { $0.id == u.runID }) else { continue }
+      var r = state.runs[i]
+      let before = r.state
+      if before == .submitting {
+        if u.state == .queued {
+          r.state = .queued
+          r.submission = nil
+          report.requeued.append(r.id)
+          state.runs[i] = r
+          continue
+        }
+        report.adopted.append(r.id)
+        events.append(Event(time: now, kind: "adopted", run: r.id, task: r.task, jobID: u.jobID))
+        if r.submitted == nil { r.submitted = now }
+      }
+      if let j = u.jobID { r.jobID = j }
+      if let a = u.arrayJobID { r.arrayJobID = a }
+      if let x = u.arrayIndex { r.arrayIndex = x }
+      if let s = u.started { r.started = s }
+      if u.state == .running && r.started == nil { r.started = now }
+      if u.reason != nil { r.reason = u.reason }
+      if u.state == .unknown {
+        if r.missingSince == nil { r.missingSince = now }
+      } else {
+        r.missingSince = nil
+      }
+      r.state = u.state
+      if u.state.isTerminal {
+        r.exitCode = u.exitCode
+        r.signal = u.signal
+        r.ended = u.ended ?? now
+        report.finished.append((r.id, r.state, r.exitCode))
+        let kind = u.state == .completed ? "completed" : (u.state == .lost ? "lost" : "failed")
+        events.append(
+          Event(time: now, kind: kind, run: r.id, task: r.task, jobID: r.jobID, state: r.state.rawValue, exitCode: r.exitCode, message: u.reason))
+      }
+      state.runs[i] = r
+    }
+  }
+
+  /// Packs runs into submissions: consecutive runs of one sweep with the same
+  /// resources and script settings become one array (unless arrays are off).
+  func group(_ runs: [Run], g: Int, state: ActiveState) throws -> [Submission] {
+    var out: [Submission] = []
+    var current: [Run] = []
+    func key(_ r: Run) -> String {
+      "\(r.sweep ?? "")|\(r.resources)|\(r.template ?? "")|\(r.env)|\(r.setup)|\(r.workdir ?? "")"
+    }
+    let maxArray = max(1, backend.maxArraySize ?? 1001)
+    func flush() {
+      guard !current.isEmpty else { return }
+      let arrays = config.array && (current[0].array ?? true) && current.count > 1
+      if arrays {
+        var start = 0
+        while start < current.count {
+          let chunk = Array(current[start..<min(current.count, start + maxArray)])
+          let sweepsActive = Set(state.runs.filter { $0.state.isInFlight }.compactMap(\.sweep)).union([chunk[0].sweep ?? ""]).count
+          let share = max(1, g / max(1, sweepsActive))
+          out.append(Submission(tag: Self.newTag(), runs: chunk, isArray: chunk.count > 1, throttle: share))
+          start += maxArray
+        }
+      } else {
+        for r in current { out.append(Submission(tag: Self.newTag(), runs: [r], isArray: false)) }
+      }
+      current = []
+    }
+    for r in runs {
+      if let last = current.last, key(last) != key(r) { flush() }
+      current.append(r)
+    }
+    flush()
+    return out
+  }
+
+  public static func newTag() -> String {
+    var s = "sl"
+    for _ in 0..<10 { s.append(String(UInt8.random(in: 0..<16), radix: 16)) }
+    return s
+  }
+
+  func logEntry(_ r: TickReport, stamp: String) -> String {
+    var lines = ["## \(stamp) tick (\(r.backend))"]
+    if let p = r.plan {
+      lines.append("- capacity: g=\(p.g) (\(p.gSource)), r=\(p.r), q=\(p.q), max_new_runs=\(p.maxNewRuns), bound by \(p.boundBy)")
+    }
+    if !r.submitted.isEmpty {
+      lines.append("- submitted \(r.submitted.count): " + r.submitted.prefix(20).map { "\($0.run) (\($0.jobID))" }.joined(separator: ", ") + (r.submitted.count > 20 ? ", ..." : ""))
+    }
+    let done = r.finished.filter { $0.state == .completed }
+    if !done.isEmpty { lines.append("- completed \(done.count): " + done.prefix(20).map(\.run).joined(separator: ", ")) }
+    let bad = r.finished.filter { $0.state != .completed }
+    if !bad.isEmpty {
+      lines.append("- failed \(bad.count): " + bad.prefix(20).map { "\($0.run) \($0.state.rawValue)" + ($0.exitCode.map { " exit \($0)" } ?? "") }.joined(separator: ", "))
+    }
+    for e in r.submitErrors.prefix(10) { lines.append("- submit error \(e.run)\(e.transient ? " (transient)" : ""): \(e.message)") }
+    if !r.retried.isEmpty { lines.append("- retried: " + r.retried.joined(separator: ", ")) }
+    if !r.adopted.isEmpty { lines.append("- adopted after a crash: " + r.adopted.joined(separator: ", ")) }
+    for e in r.markers.applied { lines.append("- marked [\(e.to.rawValue)] \(e.title)") }
+    return lines.joined(separator: "\n") + "\n\n"
+  }
+}
+
+extension Backend {
+  public var maxArraySize: Int? { (self as? ArrayLimited)?.arrayLimit }
+}
+
+/// Backends that cap job arrays (Slurm's `MaxArraySize`).
+public protocol ArrayLimited {
+  var arrayLimit: Int? { get }
+}

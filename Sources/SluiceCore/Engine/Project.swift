@@ -1,0 +1,90 @@
+import Foundation
+
+/// Where a project's files are, resolved once.
+public struct ProjectPaths: Equatable, Sendable {
+  public var tasksFile: String
+  public var projectDir: String
+  public var stateDir: String
+  public var logsDir: String
+  public var configFile: String
+
+  public init(tasksFile: String, projectDir: String, stateDir: String, logsDir: String, configFile: String) {
+    self.tasksFile = tasksFile
+    self.projectDir = projectDir
+    self.stateDir = stateDir
+    self.logsDir = logsDir
+    self.configFile = configFile
+  }
+}
+
+/// Expands tasks into sweeps of queued runs.
+public enum Expander {
+  /// Creates a sweep and its runs for every runnable task that has none yet.
+  /// Returns the ids of the new sweeps.
+  @discardableResult
+  public static func expand(
+    document: TasksDocument, state: inout ActiveState, config: Config, now: Date
+  ) -> [String] {
+    var created: [String] = []
+    for task in document.runnableTasks {
+      guard let spec = task.spec else { continue }
+      if state.sweeps.contains(where: { $0.task == task.id }) { continue }
+      let stamp = Timestamps.iso(now)
+      var sweep = Sweep(id: task.id, name: task.id, goal: task.title, created: stamp, task: task.id)
+      if state.sweeps.contains(where: { $0.id == sweep.id }) { sweep.id = task.id + "-task" }
+      state.sweeps.append(sweep)
+      created.append(sweep.id)
+      let configs = spec.grid.isEmpty ? [[]] : Grid.configurations(spec.grid)
+      let resources = spec.resources.merged(over: config.defaults)
+      let base = Shell.sanitizeName(spec.name ?? task.id, max: 40)
+      for (i, values) in configs.enumerated() {
+        var filled: [String: String] = [:]
+        for (k, v) in values { filled[k] = Shell.quote(v) }
+        let command = Grid.fill(spec.command, with: filled)
+        let suffix = values.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
+        let id = configs.count == 1 ? sweep.id : "\(sweep.id).\(i)"
+        let name = suffix.isEmpty ? base : "\(base)[\(suffix)]"
+        var run = Run(
+          id: id, name: name, sweep: sweep.id, task: task.id, command: command,
+          params: values.map { [$0.0, $0.1] }, resources: resources,
+          template: spec.template ?? config.defaultTemplate, env: spec.env, setup: spec.setup,
+          workdir: spec.workdir, maxRetries: spec.retries, array: spec.array, state: .queued, created: stamp)
+        run.source = "tasks"
+        state.runs.append(run)
+      }
+    }
+    return created
+  }
+
+  /// Marker changes implied by the runs: submitted → `[/]`, all completed → `[x]`,
+  /// any failed past its retries → `[!]`.
+  public static func markerEdits(document: TasksDocument, state: ActiveState) -> [MarkerEdit] {
+    var edits: [MarkerEdit] = []
+    for task in document.tasks where task.spec != nil {
+      guard let sweep = state.sweeps.first(where: { $0.task == task.id }) else { continue }
+      let active = state.runs.filter { $0.sweep == sweep.id }
+      var counts = sweep.archived
+      for r in active { counts[r.state.rawValue, default: 0] += 1 }
+      let total = counts.values.reduce(0, +)
+      guard total > 0 else { continue }
+      let completed = counts[RunState.completed.rawValue] ?? 0
+      let terminalBad = counts.filter { k, _ in
+        guard let s = RunState(rawValue: k) else { return false }
+        return s.isTerminal && s != .completed
+      }.values.reduce(0, +)
+      let submitted = active.contains { $0.state != .queued && $0.state != .held } || completed + terminalBad > 0
+      var target: Marker?
+      if completed == total {
+        target = .done
+      } else if terminalBad > 0 {
+        target = .failed
+      } else if submitted {
+        target = .inProgress
+      }
+      if let t = target, t != task.marker, task.marker != .skipped, task.marker != .done {
+        edits.append(MarkerEdit(taskID: task.id, title: task.title, from: task.marker, to: t))
+      }
+    }
+    return edits
+  }
+}

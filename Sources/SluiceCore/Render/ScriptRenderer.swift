@@ -1,0 +1,202 @@
+import Foundation
+
+/// One sbatch submission: a single run, or several runs with the same resources
+/// as one job array (index i runs `runs[i]`).
+public struct Submission: Equatable, Sendable {
+  public var tag: String
+  public var runs: [Run]
+  public var isArray: Bool
+  /// `%` throttle for arrays.
+  public var throttle: Int?
+
+  public init(tag: String, runs: [Run], isArray: Bool, throttle: Int? = nil) {
+    self.tag = tag
+    self.runs = runs
+    self.isArray = isArray
+    self.throttle = throttle
+  }
+
+  public var resources: Resources { runs[0].resources }
+
+  /// The job name carries the tag, so Slurm alone can tell which runs a job is.
+  public var jobName: String {
+    let base = isArray ? (runs[0].sweep ?? runs[0].name) : runs[0].name
+    return Shell.sanitizeName(base, max: 48) + ".\(tag)"
+  }
+}
+
+/// Where things go, all absolute paths.
+public struct RenderContext: Equatable, Sendable {
+  public var logsDir: String
+  public var exitsDir: String
+  public var projectDir: String
+  public var gpuFlag: GPUFlag
+  public var clusters: String?
+
+  public init(logsDir: String, exitsDir: String, projectDir: String, gpuFlag: GPUFlag, clusters: String?) {
+    self.logsDir = logsDir
+    self.exitsDir = exitsDir
+    self.projectDir = projectDir
+    self.gpuFlag = gpuFlag
+    self.clusters = clusters
+  }
+}
+
+public struct RenderError: Error, CustomStringConvertible, Equatable {
+  public var run: String
+  public var message: String
+  public var description: String { "run \(run): \(message)" }
+}
+
+/// Renders sbatch scripts. Pure: the text is a function of its inputs.
+public enum ScriptRenderer {
+  /// Log folder of a run: `logs/<sweep>/`.
+  public static func logFolder(_ run: Run, context: RenderContext) -> String {
+    context.logsDir + "/" + Shell.sanitizeName(run.sweep ?? "runs")
+  }
+
+  public static func outputPattern(_ s: Submission, context: RenderContext, err: Bool) -> String {
+    let dir = logFolder(s.runs[0], context: context)
+    let ext = err ? "err" : "out"
+    if s.isArray {
+      return "\(dir)/\(Shell.sanitizeName(s.runs[0].sweep ?? "array", max: 48))-%A_%a.\(ext)"
+    }
+    return "\(dir)/\(Shell.sanitizeName(s.runs[0].name, max: 64))-%j.\(ext)"
+  }
+
+  /// The concrete log path once the job id is known.
+  public static func resolvedLog(pattern: String, jobID: Int, index: Int?) -> String {
+    pattern.replacingOccurrences(of: "%A", with: String(jobID))
+      .replacingOccurrences(of: "%a", with: index.map(String.init) ?? "")
+      .replacingOccurrences(of: "%j", with: String(jobID))
+  }
+
+  public static func exitFile(_ run: Run, context: RenderContext) -> String {
+    context.exitsDir + "/" + run.id + ".a\(run.attempt)"
+  }
+
+  static func checkPath(_ p: String, _ run: String) throws {
+    if p.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\0" || $0 == "'" || $0 == "\"" || $0 == " " }) {
+      throw RenderError(run: run, message: "path '\(p)' has spaces, quotes or newlines; Slurm cannot take it in #SBATCH")
+    }
+  }
+
+  static func checkLine(_ s: String, what: String, run: String) throws {
+    if s.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\0" }) {
+      throw RenderError(run: run, message: "\(what) must be one line")
+    }
+  }
+
+  /// `#SBATCH` lines for a submission.
+  public static func directives(_ s: Submission, context: RenderContext) throws -> [String] {
+    let r = s.resources
+    var d: [String] = []
+    let name = s.runs[0].id
+    d.append("--job-name=\(s.jobName)")
+    let out = outputPattern(s, context: context, err: false)
+    let err = outputPattern(s, context: context, err: true)
+    try checkPath(out, name)
+    d.append("--output=\(out)")
+    d.append("--error=\(err)")
+    if let p = r.partition { d.append("--partition=\(p)") }
+    if let a = r.account { d.append("--account=\(a)") }
+    if let q = r.qos { d.append("--qos=\(q)") }
+    if let t = r.time { d.append("--time=\(t)") }
+    if let n = r.nodes { d.append("--nodes=\(n)") }
+    if let n = r.ntasks { d.append("--ntasks=\(n)") }
+    if let c = r.cpus { d.append("--cpus-per-task=\(c)") }
+    if let m = r.mem { d.append("--mem=\(m)") }
+    if let c = r.constraint { d.append("--constraint=\(c)") }
+    if let g = r.gpus, g > 0 {
+      switch context.gpuFlag {
+      case .gres: d.append("--gres=gpu:\(g)")
+      case .gpus: d.append("--gpus=\(g)")
+      case .gpusPerNode: d.append("--gpus-per-node=\(g)")
+      }
+    }
+    if s.isArray {
+      var spec = "0-\(s.runs.count - 1)"
+      if s.runs.count == 1 { spec = "0" }
+      if let t = s.throttle, t > 0, t < s.runs.count { spec += "%\(t)" }
+      d.append("--array=\(spec)")
+    }
+    if let c = context.clusters { d.append("--clusters=\(c)") }
+    for x in d { try checkLine(x, what: "an sbatch option", run: name) }
+    return d
+  }
+
+  /// The job body for one run: record start, run the command in a subshell,
+  /// record the exit code atomically (temp + rename) for when accounting is off.
+  static func body(_ run: Run, context: RenderContext, indent: String) throws -> [String] {
+    try checkLine(run.command, what: "the command", run: run.id)
+    let exitFile = exitFile(run, context: context)
+    try checkLine(exitFile, what: "the exit file", run: run.id)
+    return [
+      "\(indent)SLUICE_RUN=\(Shell.alwaysQuote(run.id))",
+      "\(indent)SLUICE_EXIT=\(Shell.alwaysQuote(exitFile))",
+      "\(indent)SLUICE_COMMAND=\(Shell.alwaysQuote(run.command))",
+    ]
+  }
+
+  /// Renders the whole script from `template` (text, with its name for errors).
+  public static func render(
+    _ s: Submission, template: String, templateName: String, context: RenderContext
+  ) throws -> String {
+    let first = s.runs[0]
+    let dirs = try directives(s, context: context)
+    var setup: [String] = []
+    for l in first.setup {
+      try checkLine(l, what: "a setup line", run: first.id)
+      setup.append(l)
+    }
+    var env: [String] = []
+    for e in first.env {
+      guard let eq = e.firstIndex(of: "="), Validate.envAssignment(e) else {
+        throw RenderError(run: first.id, message: "env '\(e)' must be KEY=VALUE")
+      }
+      env.append("export \(e[..<eq])=\(Shell.alwaysQuote(String(e[e.index(after: eq)...])))")
+    }
+    var workdir = ""
+    let wd = first.workdir ?? context.projectDir
+    try checkLine(wd, what: "workdir", run: first.id)
+    workdir = "cd -- \(Shell.alwaysQuote(wd)) || exit 1"
+
+    var body: [String] = []
+    if s.isArray {
+      body.append("case \"${SLURM_ARRAY_TASK_ID:-}\" in")
+      for (i, r) in s.runs.enumerated() {
+        body.append("  \(i))")
+        body += try self.body(r, context: context, indent: "    ")
+        body.append("    ;;")
+      }
+      body.append("  *) echo \"sluice: no run for array index ${SLURM_ARRAY_TASK_ID:-none}\" >&2; exit 2 ;;")
+      body.append("esac")
+    } else {
+      body += try self.body(first, context: context, indent: "")
+    }
+    body += [
+      "printf 'start %s %s\\n' \"$(date +%s)\" \"${SLURM_JOB_ID:-$$}\" > \"$SLUICE_EXIT.start\" 2>/dev/null",
+      "( eval \"$SLUICE_COMMAND\" )",
+      "SLUICE_CODE=$?",
+      "printf '%s %s\\n' \"$SLUICE_CODE\" \"$(date +%s)\" > \"$SLUICE_EXIT.tmp\" 2>/dev/null"
+        + " && mv -f \"$SLUICE_EXIT.tmp\" \"$SLUICE_EXIT\" 2>/dev/null",
+      "exit $SLUICE_CODE",
+    ]
+    let what =
+      s.isArray
+      ? "\(s.runs.count) runs of sweep \(first.sweep ?? "-") (tag \(s.tag))"
+      : "run \(first.id) (tag \(s.tag))"
+    let values: [String: String] = [
+      "directives": dirs.map { "#SBATCH \($0)" }.joined(separator: "\n"),
+      "what": what,
+      "setup": setup.joined(separator: "\n"),
+      "env": env.joined(separator: "\n"),
+      "workdir": workdir,
+      "body": body.joined(separator: "\n"),
+      "run_id": first.id,
+      "tag": s.tag,
+      "job_name": s.jobName,
+    ]
+    return try Template.render(template, name: templateName, values: values)
+  }
+}

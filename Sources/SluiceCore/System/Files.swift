@@ -1,0 +1,166 @@
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+public struct FileError: Error, CustomStringConvertible, Equatable {
+  public var path: String
+  public var message: String
+  public init(_ path: String, _ message: String) {
+    self.path = path
+    self.message = message
+  }
+  public var description: String { "\(path): \(message)" }
+  static func errno(_ path: String, _ what: String) -> FileError {
+    FileError(path, "\(what): \(String(cString: strerror(Glibc.errno)))")
+  }
+}
+
+/// File operations that are safe on NFS home folders: every write goes to a
+/// temporary file in the same folder, is fsynced, then renamed over the target;
+/// the folder is fsynced after. Nothing relies on O_APPEND.
+public enum Files {
+  public static func exists(_ path: String) -> Bool {
+    var st = stat()
+    return stat(path, &st) == 0
+  }
+
+  public static func isDirectory(_ path: String) -> Bool {
+    var st = stat()
+    return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+  }
+
+  public static func read(_ path: String) throws -> Data {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    if fd < 0 { throw FileError.errno(path, "cannot open") }
+    defer { close(fd) }
+    var data = Data()
+    var buffer = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+      let n = Glibc.read(fd, &buffer, buffer.count)
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw FileError.errno(path, "cannot read")
+      }
+      if n == 0 { break }
+      data.append(contentsOf: buffer[0..<n])
+    }
+    return data
+  }
+
+  public static func readText(_ path: String) throws -> String {
+    String(decoding: try read(path), as: UTF8.self)
+  }
+
+  /// Writes `data` to `path` atomically: temp file + fsync + rename + fsync(dir).
+  public static func writeAtomically(_ path: String, _ data: Data, mode: mode_t = 0o600) throws {
+    let dir = (path as NSString).deletingLastPathComponent
+    let base = (path as NSString).lastPathComponent
+    let tmp = (dir.isEmpty ? "." : dir) + "/.\(base).tmp.\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
+    let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+    if fd < 0 { throw FileError.errno(tmp, "cannot create") }
+    var ok = false
+    defer {
+      if !ok { unlink(tmp) }
+    }
+    do {
+      defer { close(fd) }
+      _ = fchmod(fd, mode)
+      try data.withUnsafeBytes { raw in
+        var offset = 0
+        while offset < raw.count {
+          let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+          if n < 0 {
+            if errno == EINTR { continue }
+            throw FileError.errno(tmp, "cannot write")
+          }
+          offset += n
+        }
+      }
+      if fsync(fd) != 0 { throw FileError.errno(tmp, "cannot fsync") }
+    }
+    if rename(tmp, path) != 0 { throw FileError.errno(path, "cannot rename into place") }
+    ok = true
+    syncDirectory(dir.isEmpty ? "." : dir)
+  }
+
+  public static func writeAtomically(_ path: String, text: String, mode: mode_t = 0o600) throws {
+    try writeAtomically(path, Data(text.utf8), mode: mode)
+  }
+
+  static func syncDirectory(_ dir: String) {
+    let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    if fd >= 0 {
+      _ = fsync(fd)
+      close(fd)
+    }
+  }
+
+  /// Creates a folder and its parents with the given mode.
+  public static func makeDirectory(_ path: String, mode: mode_t = 0o700) throws {
+    if isDirectory(path) { return }
+    let parent = (path as NSString).deletingLastPathComponent
+    if !parent.isEmpty && parent != path && !isDirectory(parent) {
+      try makeDirectory(parent, mode: mode)
+    }
+    if mkdir(path, mode) != 0 && errno != EEXIST {
+      throw FileError.errno(path, "cannot create folder")
+    }
+    _ = chmod(path, mode)
+  }
+
+  public static func list(_ dir: String) -> [String] {
+    (try? FileManager.default.contentsOfDirectory(atPath: dir))?.sorted() ?? []
+  }
+
+  public static func remove(_ path: String) {
+    unlink(path)
+  }
+
+  /// Modification time in seconds since 1970, or nil.
+  public static func modificationTime(_ path: String) -> Double? {
+    var st = stat()
+    guard stat(path, &st) == 0 else { return nil }
+    return Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
+  }
+
+  public static func absolute(_ path: String, relativeTo base: String? = nil) -> String {
+    if path.hasPrefix("/") { return (path as NSString).standardizingPath }
+    let root = base ?? FileManager.default.currentDirectoryPath
+    return ((root as NSString).appendingPathComponent(path) as NSString).standardizingPath
+  }
+}
+
+/// The clock seam: the only place sluice asks what time it is.
+public protocol Clock: Sendable {
+  func now() -> Date
+}
+
+public struct SystemClock: Clock {
+  public init() {}
+  public func now() -> Date { Date() }
+}
+
+public final class FixedClock: Clock, @unchecked Sendable {
+  private let lock = NSLock()
+  private var current: Date
+  public init(_ date: Date) { current = date }
+  public func now() -> Date { lock.withLock { current } }
+  public func advance(_ seconds: Double) { lock.withLock { current += seconds } }
+}
+
+public enum Timestamps {
+  public static func iso(_ date: Date) -> String {
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return f.string(from: date)
+  }
+  public static func parse(_ s: String) -> Date? {
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    if let d = f.date(from: s) { return d }
+    f.formatOptions = [.withInternetDateTime]
+    return f.date(from: s)
+  }
+}
