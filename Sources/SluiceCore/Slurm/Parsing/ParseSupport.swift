@@ -191,17 +191,13 @@ public enum SlurmText {
 /// Whitespace splitting is only right when no field contains a space.
 public enum SlurmColumns {
   /// Fields of `line`. With a separator, fields are trimmed and one trailing empty
-  /// field (from a separator after the last field) is dropped when that makes the
-  /// count `expected` (or always, when `expected` is nil).
+  /// field (from a separator after the last field) is dropped unless the count is
+  /// already `expected`.
   public static func fields(_ line: String, separator: String?, expected: Int? = nil) -> [String] {
     if let sep = separator, !sep.isEmpty, SlurmText.contains(line, sep) {
       var parts = SlurmText.split(line, separator: sep).map(SlurmText.trim)
-      if parts.count > 1, parts.last == "" {
-        if let n = expected {
-          if parts.count == n + 1 { parts.removeLast() }
-        } else {
-          parts.removeLast()
-        }
+      if parts.count > 1, parts.last == "", parts.count != expected {
+        parts.removeLast()
       }
       return parts
     }
