@@ -29,22 +29,30 @@ public struct NodeState: Equatable, Sendable {
     self.suffixes = suffixes
   }
 
-  /// Whether new work can be scheduled on the node: not down, drained,
-  /// draining, failing, in maintenance, not responding or invalid.
+  /// Whether new work can be scheduled on the node by sluice (which never asks for a
+  /// reservation). Not usable: base down, drained, draining, fail, failing, maint,
+  /// reserved, inval, future, unknown, powered_down, power_down, blocked, reboot,
+  /// perfctrs; a flag among drain, fail, down, maintenance, reserved, not_responding,
+  /// reboot_requested/issued, power_down/powering_down, invalid_reg, blocked; a
+  /// suffix `*` (not responding), `$` (maintenance), `@`/`^` (reboot pending/issued),
+  /// `%`/`!` (powering down / power down pending). Usable: idle, mixed, allocated,
+  /// completing, planned (`-`), powering up (`#`), powered off but resumable (`~`).
   public var usable: Bool {
     switch base {
     case .down, .drained, .draining, .fail, .failing, .maint, .inval, .future, .unknown,
-      .powerDownReady, .blocked, .reboot:
+      .powerDownReady, .blocked, .reboot, .reserved, .powerDown, .perfctrs:
       return false
     default:
       break
     }
     let bad: Set<String> = [
       "drain", "draining", "drained", "down", "fail", "failing", "maint", "maintenance",
-      "not_responding", "inval", "reboot_requested", "reboot_issued",
+      "not_responding", "inval", "reboot_requested", "reboot_issued", "reserved",
+      "power_down", "powering_down", "invalid_reg", "blocked", "perfctrs",
     ]
     if !flags.isDisjoint(with: bad) { return false }
-    if suffixes.contains("*") || suffixes.contains("$") { return false }
+    let badSuffixes: Set<Character> = ["*", "$", "@", "^", "%", "!"]
+    if !suffixes.isDisjoint(with: badSuffixes) { return false }
     return true
   }
 }
