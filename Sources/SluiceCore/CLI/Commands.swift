@@ -130,7 +130,7 @@ enum Commands {
     if doc.hasSentinel { o.line(o.paint("sentinel \(TasksDocument.sentinel) present: nothing will be submitted", "31")) }
     for p in doc.phases {
       let mark = p.finished ? "finished" : (p.index == doc.currentPhase ? "current" : "waiting")
-      o.line(o.paint("Phase \(p.index)\(p.title.isEmpty ? "" : ": " + p.title)", "1") + "  (\(mark))")
+      o.line(o.paint(p.title.isEmpty ? "Phase \(p.index)" : p.title, "1") + "  (\(mark))")
       var rows: [[String]] = []
       for t in p.tasks {
         let counts = runStates(t)

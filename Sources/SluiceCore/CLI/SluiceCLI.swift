@@ -174,6 +174,9 @@ public enum SluiceCLI {
     } catch let e as UsageError {
       output.error("sluice \(name): \(e)")
       return 2
+    } catch let e as SlurmCommandError {
+      output.error("sluice \(name): Slurm is unavailable: \(e)")
+      return 69
     } catch let e as StoreError {
       output.error("sluice \(name): \(e)")
       return 1

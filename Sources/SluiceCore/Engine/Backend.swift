@@ -36,6 +36,9 @@ public enum SubmitOutcome: Equatable, Sendable {
   /// Accepted: the job id (array master id for arrays).
   case submitted(jobID: Int, cluster: String?)
   case failed(SlurmCommandError)
+  /// No answer (timeout): the job may or may not exist. The runs stay
+  /// `submitting` and the next tick adopts or requeues them by their tag.
+  case uncertain(String)
 }
 
 /// The executor seam: Slurm and the local machine behind one interface.

@@ -42,9 +42,12 @@ public enum SluiceError: Error, CustomStringConvertible {
 public struct TickOptions: Sendable {
   public var dryRun = false
   public var testOnly = false
-  public init(dryRun: Bool = false, testOnly: Bool = false) {
+  /// Only learn states and write markers back; expand and submit nothing.
+  public var syncOnly = false
+  public init(dryRun: Bool = false, testOnly: Bool = false, syncOnly: Bool = false) {
     self.dryRun = dryRun
     self.testOnly = testOnly
+    self.syncOnly = syncOnly
   }
 }
 
@@ -150,6 +153,9 @@ public final class Engine {
 
   // MARK: the tick
 
+  /// Learns every in-flight run's state and writes markers back, submitting nothing.
+  public func sync() throws -> TickReport { try tick(TickOptions(syncOnly: true)) }
+
   public func tick(_ options: TickOptions = TickOptions()) throws -> TickReport {
     var report = TickReport()
     report.backend = backend.name
@@ -182,6 +188,7 @@ public final class Engine {
       report.retried.append(r.id)
       events.append(Event(time: stamp, kind: "retried", run: r.id, task: r.task, message: "after \(r.state.rawValue)"))
     }
+    if !options.syncOnly {
     // A task reset from [!] to [ ] by a person: its failed runs go again.
     for task in doc.runnableTasks {
       guard let sweep = state.sweeps.first(where: { $0.task == task.id }) else { continue }
@@ -254,6 +261,7 @@ public final class Engine {
           state.runs[i].state = .submitting
           state.runs[i].submission = s.tag
           state.runs[i].scriptPath = store.scriptsDir + "/\(s.tag).sh"
+          state.runs[i].arrayIndex = s.isArray ? s.runs.firstIndex { $0.id == r.id } : nil
         }
       }
       try store.save(&state)
@@ -310,6 +318,9 @@ public final class Engine {
           events.append(
             Event(time: stamp, kind: "submitted", run: r.id, task: r.task, jobID: state.runs[i].jobID))
         }
+      case .uncertain(let message):
+        report.submitErrors.append((s.runs[0].id, "no answer from sbatch: \(message); the tag \(s.tag) is checked next tick", true))
+        stop = true
       case .failed(let e):
         let transient = e.kind == .transient
         for r in s.runs {
@@ -329,6 +340,7 @@ public final class Engine {
         }
         if transient { stop = true }
       }
+    }
     }
     if options.dryRun || options.testOnly {
       report.calls = backend.callCounts

@@ -1,0 +1,455 @@
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Runs Slurm's programs: argv only, found through `[slurm] bin_dir`, then PATH,
+/// then the usual install folders; `SLURM_TIME_FORMAT` set; every call counted
+/// and, with `--verbose`, logged with its duration.
+public final class SlurmCLI {
+  public let runner: CommandRunning
+  public let environment: [String: String]
+  public let binDir: String?
+  public let timeout: Double
+  public var verbose: ((String) -> Void)?
+  public private(set) var counts: [String: Int] = [:]
+  public private(set) var log: [(argv: [String], seconds: Double, exit: Int32)] = []
+
+  public static let fallbackDirs = ["/usr/bin", "/usr/local/bin", "/opt/slurm/bin", "/usr/local/slurm/bin", "/opt/slurm/current/bin"]
+
+  public init(runner: CommandRunning, environment: [String: String], binDir: String?, timeout: Double = 30) {
+    self.runner = runner
+    var env = environment
+    env["SLURM_TIME_FORMAT"] = "%Y-%m-%dT%H:%M:%S"
+    self.environment = env
+    self.binDir = binDir
+    self.timeout = timeout
+  }
+
+  /// Full path of a Slurm program, or nil.
+  public func locate(_ program: String) -> String? {
+    var dirs: [String] = []
+    if let b = binDir { dirs.append(b) }
+    dirs += (environment["PATH"] ?? "").split(separator: ":").map(String.init)
+    dirs += Self.fallbackDirs
+    for d in dirs where !d.isEmpty {
+      let p = d + "/" + program
+      if access(p, X_OK) == 0 { return p }
+    }
+    return nil
+  }
+
+  public func run(_ argv: [String], timeout: Double? = nil) throws -> CommandResult {
+    guard let path = locate(argv[0]) else {
+      throw SlurmCommandError(
+        kind: .transient, command: argv[0],
+        message: "\(argv[0]) not found in [slurm] bin_dir, PATH or \(Self.fallbackDirs.joined(separator: ", ")); set bin_dir in sluice.toml")
+    }
+    counts[argv[0], default: 0] += 1
+    let r = try runner.run(
+      CommandRequest(argv: [path] + argv.dropFirst(), environment: environment, timeout: timeout ?? self.timeout, outputLimit: 256 << 20))
+    log.append((argv, r.duration, r.exitCode))
+    verbose?(
+      String(format: "[slurm] %.3fs exit %d%@: ", r.duration, r.exitCode, r.timedOut ? " (timed out)" : "")
+        + argv.map { Shell.quote($0.replacingOccurrences(of: "\u{1f}", with: "\\x1f")) }.joined(separator: " "))
+    return r
+  }
+}
+
+/// Facts about the cluster that change rarely, cached for an hour in the state folder
+/// so a tick does not ask `scontrol show config` and `sacctmgr` every time.
+struct SlurmFacts: Codable {
+  var version: Int
+  var fetched: Double
+  var maxArraySize: Int?
+  var minJobAge: Int?
+  var messageTimeout: Int?
+  var maxSubmitJobs: Int?
+  var maxJobs: Int?
+  var maxSubmitJobsSource: String?
+  var maxJobsSource: String?
+  var accounting: Bool?
+}
+
+/// The Slurm backend: one `sinfo`, one `squeue`, one batched `sacct` per tick, and the submissions.
+public final class SlurmBackend: Backend, ArrayLimited {
+  public let name = "slurm"
+  public let cli: SlurmCLI
+  let config: Config
+  let user: String
+  let cachePath: String?
+  let clock: Clock
+  private var queueCache: [QueuedJob]?
+  private var facts: SlurmFacts?
+
+  public init(cli: SlurmCLI, config: Config, user: String, cachePath: String?, clock: Clock = SystemClock()) {
+    self.cli = cli
+    self.config = config
+    self.user = user
+    self.cachePath = cachePath
+    self.clock = clock
+  }
+
+  public var callCounts: [String: Int] { cli.counts }
+
+  func fail(_ argv: [String], _ r: CommandResult) -> SlurmCommandError {
+    if r.timedOut {
+      return SlurmCommandError(
+        kind: .transient, command: argv[0], message: "no answer within \(Int(cli.timeout)) s (is slurmctld up?)", exitCode: r.exitCode)
+    }
+    return SlurmErrors.error(command: argv[0], stderr: r.stderrText, exitCode: r.exitCode)
+  }
+
+  // MARK: queries
+
+  public func nodes() throws -> [NodeInfo] {
+    let argv = SlurmQueries.sinfoNodes(cluster: config.clusters)
+    let r = try cli.run(argv)
+    guard r.succeeded else { throw fail(argv, r) }
+    return SinfoParser.parseNodes(r.stdoutText).items
+  }
+
+  public func queue() throws -> [QueuedJob] {
+    if let q = queueCache { return q }
+    let argv = SlurmQueries.squeue(user: user, cluster: config.clusters)
+    let r = try cli.run(argv)
+    guard r.succeeded else { throw fail(argv, r) }
+    let q = SqueueParser.parse(r.stdoutText).items
+    queueCache = q
+    return q
+  }
+
+  /// `nil` when accounting is disabled.
+  public func accounting(_ ids: [JobID], since: Date) throws -> [AccountingRecord]? {
+    if ids.isEmpty { return [] }
+    var out: [AccountingRecord] = []
+    for argv in SlurmQueries.sacct(jobIDs: ids, start: Self.slurmTime(since), cluster: config.clusters, chunkSize: 500) {
+      let r = try cli.run(argv)
+      if !r.succeeded {
+        let e = fail(argv, r)
+        if e.kind == .accountingDisabled { return nil }
+        throw e
+      }
+      out += SacctParser.parse(r.stdoutText).records
+    }
+    return out
+  }
+
+  func accounting(names: [String], since: Date) throws -> [AccountingRecord]? {
+    if names.isEmpty { return [] }
+    let argv =
+      ["sacct", "-P", "-n", "-X", "--delimiter=\(SlurmQueries.fieldSeparator)", "-S", Self.slurmTime(since), "--name=" + names.joined(separator: ","), "-o", SacctParser.fields.joined(separator: ",")]
+      + (config.clusters.map { ["--clusters=\($0)"] } ?? [])
+    let r = try cli.run(argv)
+    if !r.succeeded {
+      let e = fail(argv, r)
+      if e.kind == .accountingDisabled { return nil }
+      throw e
+    }
+    return SacctParser.parse(r.stdoutText).records
+  }
+
+  static func slurmTime(_ d: Date) -> String {
+    let f = DateFormatter()
+    f.locale = Locale(identifier: "en_US_POSIX")
+    f.timeZone = TimeZone.current
+    f.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
+    return f.string(from: d)
+  }
+
+  public func ping() -> (ok: Bool, message: String) {
+    guard let r = try? cli.run(["scontrol"] + (config.clusters.map { ["--clusters=\($0)"] } ?? []) + ["ping"], timeout: 15) else {
+      return (false, "scontrol not found")
+    }
+    let text = (r.stdoutText + r.stderrText).trimmingCharacters(in: .whitespacesAndNewlines)
+    return (r.succeeded && text.contains("UP"), r.timedOut ? "no answer within 15 s" : text)
+  }
+
+  func loadFacts() -> SlurmFacts {
+    if let f = facts { return f }
+    let now = clock.now().timeIntervalSince1970
+    if let p = cachePath, let d = try? Files.read(p), let f = try? JSONDecoder().decode(SlurmFacts.self, from: d), f.version == 1,
+      now - f.fetched < 3600, now >= f.fetched
+    {
+      facts = f
+      return f
+    }
+    var f = SlurmFacts(version: 1, fetched: now)
+    if let r = try? cli.run(SlurmQueries.scontrolShowConfig(cluster: config.clusters)), r.succeeded {
+      let cfg = ScontrolParser.parseConfig(r.stdoutText)
+      let l = ScontrolParser.limits(fromConfig: cfg)
+      f.maxArraySize = l.maxArraySize
+      f.minJobAge = l.minJobAge
+      f.messageTimeout = l.messageTimeout
+      f.accounting = cfg["AccountingStorageType"].map { !$0.contains("none") }
+    }
+    if f.accounting != false {
+      let a = try? cli.run(SlurmQueries.sacctmgrAssociations(user: user, cluster: config.clusters), timeout: 15)
+      let q = try? cli.run(SlurmQueries.sacctmgrQOS(), timeout: 15)
+      if let a, let q, a.succeeded, q.succeeded {
+        let assocs = SacctmgrParser.parseAssociations(a.stdoutText).items
+        let qos = SacctmgrParser.parseQOS(q.stdoutText).items
+        let inUse = config.defaults.qos ?? (qos.contains { $0.name == "normal" } ? "normal" : nil)
+        let l = SacctmgrParser.applyLimits(
+          associations: assocs, qos: qos, qosInUse: inUse, account: config.defaults.account, partition: nil)
+        f.maxSubmitJobs = l.maxSubmitJobs
+        f.maxJobs = l.maxJobs
+        f.maxSubmitJobsSource = l.maxSubmitJobsSource
+        f.maxJobsSource = l.maxJobsSource
+      }
+    }
+    facts = f
+    if let p = cachePath, let d = try? JSONEncoder().encode(f) { try? Files.writeAtomically(p, d) }
+    return f
+  }
+
+  public var arrayLimit: Int? { loadFacts().maxArraySize }
+
+  public var limits: SlurmLimits {
+    let f = loadFacts()
+    var l = SlurmLimits()
+    l.maxArraySize = f.maxArraySize
+    l.minJobAge = f.minJobAge
+    l.messageTimeout = f.messageTimeout
+    l.maxSubmitJobs = f.maxSubmitJobs
+    l.maxJobs = f.maxJobs
+    l.maxSubmitJobsSource = f.maxSubmitJobsSource
+    l.maxJobsSource = f.maxJobsSource
+    return l
+  }
+
+  // MARK: Backend
+
+  /// GPUs on usable nodes of the partitions (each node counted once).
+  public static func usableGPUs(_ nodes: [NodeInfo], partitions: [String?]) -> (gpus: Int, partitions: [String]) {
+    let defaultPartition = nodes.first(where: \.isDefaultPartition)?.partition
+    let wanted = Set(partitions.map { $0 ?? defaultPartition ?? "" }.flatMap { $0.split(separator: ",").map(String.init) })
+    var seen = Set<String>()
+    var total = 0
+    for n in nodes where wanted.contains(n.partition) && n.state.usable && !seen.contains(n.name) {
+      seen.insert(n.name)
+      total += n.gpusTotal
+    }
+    return (total, wanted.sorted())
+  }
+
+  public func capacity(partitions: [String?]) throws -> CapacityInput {
+    let nodes = try self.nodes()
+    let (gpus, names) = Self.usableGPUs(nodes, partitions: partitions)
+    let l = limits
+    var c = CapacityInput(
+      detectedGPUs: gpus > 0 ? gpus : nil, source: "GPUs on usable nodes of \(names.joined(separator: ","))", limits: l)
+    if l.maxSubmitJobs != nil || l.maxJobs != nil {
+      let q = try queue().filter { StateMap.runState(slurm: $0.state, exitCode: nil) == nil }
+      c.userJobsQueued = q.count
+      c.userJobsRunning = q.filter { StateMap.inFlightState(slurm: $0.state) == .running }.count
+    }
+    return c
+  }
+
+  static func tag(ofJobName name: String) -> String? {
+    guard let dot = name.lastIndex(of: ".") else { return nil }
+    let t = name[name.index(after: dot)...]
+    return t.hasPrefix("sl") && t.count == 12 ? String(t) : nil
+  }
+
+  public func observe(runs: [Run], context: ObserveContext) throws -> [RunUpdate] {
+    let queue = try self.queue()
+    var byID: [String: QueuedJob] = [:]
+    var byTag: [String: [QueuedJob]] = [:]
+    for j in queue {
+      byID[j.id.description] = j
+      if let t = Self.tag(ofJobName: j.name) { byTag[t, default: []].append(j) }
+    }
+    var updates: [RunUpdate] = []
+    var needAccounting: [Run] = []
+    var squeueTerminal: [String: QueuedJob] = [:]
+    var submitting: [Run] = []
+    for run in runs {
+      if run.state == .submitting || run.jobID == nil {
+        submitting.append(run)
+        continue
+      }
+      let id = run.jobID!
+      if let j = byID[id] ?? pendingRangeMatch(run, byID: byID, queue: queue) {
+        if StateMap.runState(slurm: j.state, exitCode: nil) == nil {
+          updates.append(
+            RunUpdate(runID: run.id, state: StateMap.inFlightState(slurm: j.state), reason: j.reason == "None" ? nil : j.reason, started: j.startTime))
+          continue
+        }
+        squeueTerminal[run.id] = j
+      }
+      needAccounting.append(run)
+    }
+    // Adopt runs whose submission may or may not have reached Slurm.
+    var tagNames: [String] = []
+    for run in submitting {
+      guard let tag = run.submission else {
+        updates.append(RunUpdate(runID: run.id, state: .queued))
+        continue
+      }
+      if let jobs = byTag[tag], let u = adopt(run, jobs: jobs) {
+        updates.append(u)
+      } else {
+        tagNames.append(tag)
+      }
+    }
+    let since = context.now.addingTimeInterval(-14 * 86400)
+    if !tagNames.isEmpty {
+      let uniqueTags = Array(Set(tagNames)).sorted()
+      let names = Set(submitting.filter { uniqueTags.contains($0.submission ?? "") }.map { Submission(tag: $0.submission!, runs: [$0], isArray: $0.arrayIndex != nil).jobName })
+      let recs = try accounting(names: Array(names).sorted(), since: since) ?? []
+      var recTags: [String: [QueuedJob]] = [:]
+      for r in recs {
+        if let t = Self.tag(ofJobName: r.name) {
+          recTags[t, default: []].append(QueuedJob(id: r.id, rawID: r.rawID, name: r.name, state: r.state))
+        }
+      }
+      for run in submitting where uniqueTags.contains(run.submission ?? "") {
+        if let jobs = recTags[run.submission!], let u = adopt(run, jobs: jobs) {
+          updates.append(u)
+        } else if ExitRecord.read(context.exitsDir + "/\(run.id).a\(run.attempt)").started != nil {
+          updates.append(RunUpdate(runID: run.id, state: .unknown, reason: "job started (exit record) but Slurm no longer lists it"))
+        } else {
+          updates.append(RunUpdate(runID: run.id, state: .queued, reason: "submission never reached Slurm"))
+        }
+      }
+    }
+    // One batched sacct for everything that left the queue.
+    if !needAccounting.isEmpty {
+      let ids = needAccounting.compactMap { r -> JobID? in
+        if let a = r.arrayJobID { return JobID(base: a) }
+        return r.jobID.flatMap(JobID.parse)
+      }
+      let submittedTimes = needAccounting.compactMap { $0.submitted.flatMap(Timestamps.parse) }
+      let start = (submittedTimes.min() ?? context.now).addingTimeInterval(-86400)
+      let recs = try accounting(ids, since: start)
+      var recByID: [String: AccountingRecord] = [:]
+      for r in recs ?? [] { recByID[r.id.description] = r }
+      let minAge = Double(limits.minJobAge ?? 300)
+      for run in needAccounting {
+        let exitRec = ExitRecord.read(context.exitsDir + "/\(run.id).a\(run.attempt)")
+        let started = exitRec.started.map { Timestamps.iso(Date(timeIntervalSince1970: $0)) }
+        if let rec = recByID[run.jobID!] {
+          if let s = StateMap.runState(slurm: rec.state, exitCode: rec.exitCode) {
+            updates.append(
+              RunUpdate(runID: run.id, state: s, exitCode: rec.exitCode ?? exitRec.exit?.exitCode, signal: rec.signal,
+                reason: Self.reason(rec), started: rec.start ?? started, ended: rec.end))
+          } else {
+            updates.append(RunUpdate(runID: run.id, state: StateMap.inFlightState(slurm: rec.state), started: rec.start))
+          }
+          continue
+        }
+        // squeue still shows how it ended (accounting off or lagging).
+        if let j = squeueTerminal[run.id], let s = StateMap.runState(slurm: j.state, exitCode: exitRec.exit?.exitCode) {
+          var state = s
+          if s == .completed, let e = exitRec.exit, e.exitCode != 0 { state = .failed }
+          updates.append(RunUpdate(runID: run.id, state: state, exitCode: exitRec.exit?.exitCode ?? (s == .completed ? 0 : nil), reason: j.reason, started: started))
+          continue
+        }
+        // Missing from both: the job's own exit record decides, else it is unknown until the deadline.
+        if recs == nil, let e = exitRec.exit {
+          updates.append(
+            RunUpdate(runID: run.id, state: e.exitCode == 0 ? .completed : .failed, exitCode: e.exitCode, reason: "from the job's exit record (no accounting)", started: started, ended: e.endedEpoch.map { Timestamps.iso(Date(timeIntervalSince1970: $0)) }))
+          continue
+        }
+        let missing = run.missingSince.flatMap(Timestamps.parse) ?? context.now
+        if context.now.timeIntervalSince(missing) > minAge + context.lostMargin {
+          if let e = exitRec.exit {
+            updates.append(RunUpdate(runID: run.id, state: e.exitCode == 0 ? .completed : .failed, exitCode: e.exitCode, reason: "from the job's exit record"))
+          } else {
+            updates.append(RunUpdate(runID: run.id, state: .lost, reason: "not in squeue or sacct for \(Int(minAge + context.lostMargin)) s"))
+          }
+        } else {
+          updates.append(RunUpdate(runID: run.id, state: .unknown, reason: "not in squeue or sacct yet"))
+        }
+      }
+    }
+    return updates
+  }
+
+  static func reason(_ r: AccountingRecord) -> String? {
+    if r.stateText.uppercased().hasPrefix("CANCELLED") { return r.stateText.lowercased() }
+    if let reason = r.reason, reason != "None" { return reason }
+    return nil
+  }
+
+  /// A pending array range such as `123_[4-9%3]` covers tasks 4..9 of job 123.
+  func pendingRangeMatch(_ run: Run, byID: [String: QueuedJob], queue: [QueuedJob]) -> QueuedJob? {
+    guard let a = run.arrayJobID, let idx = run.arrayIndex else { return nil }
+    for j in queue where j.id.base == a && j.id.arrayRange != nil {
+      if Self.range(j.id.arrayRange!, contains: idx) { return j }
+    }
+    return nil
+  }
+
+  static func range(_ spec: String, contains i: Int) -> Bool {
+    let body = spec.split(separator: "%").first.map(String.init) ?? spec
+    for part in body.split(separator: ",") {
+      let ends = part.split(separator: "-")
+      if ends.count == 1, let v = Int(ends[0]), v == i { return true }
+      if ends.count == 2, let lo = Int(ends[0]), let hi = Int(ends[1].split(separator: ":")[0]), lo <= i, i <= hi { return true }
+    }
+    return false
+  }
+
+  func adopt(_ run: Run, jobs: [QueuedJob]) -> RunUpdate? {
+    if let idx = run.arrayIndex {
+      guard let base = jobs.first?.id.base else { return nil }
+      let task = jobs.first { $0.id.arrayTask == idx } ?? jobs.first { $0.id.arrayRange.map { Self.range($0, contains: idx) } ?? false }
+      let state = task.map { StateMap.runState(slurm: $0.state, exitCode: nil) == nil ? StateMap.inFlightState(slurm: $0.state) : .unknown } ?? .unknown
+      return RunUpdate(runID: run.id, state: state, jobID: "\(base)_\(idx)", arrayJobID: base, arrayIndex: idx)
+    }
+    guard let j = jobs.first else { return nil }
+    let state: RunState = StateMap.runState(slurm: j.state, exitCode: nil) == nil ? StateMap.inFlightState(slurm: j.state) : .unknown
+    return RunUpdate(runID: run.id, state: state, jobID: String(j.id.base))
+  }
+
+  public func submit(_ s: Submission, scriptPath: String) -> SubmitOutcome {
+    let argv = ["sbatch", "--parsable"] + (config.clusters.map { ["--clusters=\($0)"] } ?? []) + [scriptPath]
+    let r: CommandResult
+    do { r = try cli.run(argv) } catch let e as SlurmCommandError {
+      return .failed(e)
+    } catch {
+      return .failed(SlurmCommandError(kind: .transient, command: "sbatch", message: "\(error)"))
+    }
+    if r.timedOut { return .uncertain("sbatch gave no answer within \(Int(cli.timeout)) s") }
+    guard r.succeeded else { return .failed(fail(argv, r)) }
+    do {
+      let res = try SbatchParser.parseParsable(r.stdoutText)
+      return .submitted(jobID: res.jobID, cluster: res.cluster)
+    } catch {
+      return .uncertain("sbatch answered '\(r.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines))', not a job id")
+    }
+  }
+
+  public func validate(scriptPath: String) -> (ok: Bool, message: String) {
+    let argv = ["sbatch", "--test-only"] + (config.clusters.map { ["--clusters=\($0)"] } ?? []) + [scriptPath]
+    guard let r = try? cli.run(argv) else { return (false, "sbatch not found") }
+    let text = (r.stderrText + r.stdoutText).trimmingCharacters(in: .whitespacesAndNewlines)
+    return (r.succeeded, text)
+  }
+
+  public func cancel(_ runs: [Run]) throws -> String {
+    var ids: [String] = []
+    var arrays: [Int: [Run]] = [:]
+    for r in runs {
+      if let a = r.arrayJobID { arrays[a, default: []].append(r) } else if let j = r.jobID { ids.append(j) }
+    }
+    for (a, selected) in arrays.sorted(by: { $0.key < $1.key }) {
+      // Whole array selected: cancel it by its id; else only the chosen tasks.
+      let known = (try? queue().filter { $0.id.base == a }) ?? []
+      let chosen = Set(selected.compactMap(\.arrayIndex))
+      let others = known.contains { j in j.id.arrayTask.map { !chosen.contains($0) } ?? (j.id.arrayRange != nil) }
+      if others { ids += selected.compactMap(\.jobID) } else { ids.append(String(a)) }
+    }
+    if ids.isEmpty { return "" }
+    let argv = ["scancel"] + (config.clusters.map { ["--clusters=\($0)"] } ?? []) + ids
+    let r = try cli.run(argv)
+    if !r.succeeded && !r.stderrText.contains("already completed") && !r.stderrText.contains("Invalid job id") {
+      throw fail(argv, r)
+    }
+    return "scancel \(ids.joined(separator: " "))"
+  }
+}
