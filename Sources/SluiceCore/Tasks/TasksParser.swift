@@ -8,6 +8,9 @@ public enum TasksParser {
     "array",
   ]
 
+  /// Common note words that are never taken for a misspelt key.
+  public static let noteKeys: Set<String> = ["note", "notes", "comment", "result", "results", "idea", "why", "todo", "see"]
+
   struct RawLine {
     var number: Int
     var offset: Int
@@ -118,7 +121,9 @@ public enum TasksParser {
           let lower = key.lowercased()
           if knownKeys.contains(lower) {
             current!.add(key: lower, value: value, line: raw.number, column: indent + col)
-          } else if let meant = closest(lower, in: knownKeys), lower.count > 2 {
+          } else if !noteKeys.contains(lower), let meant = closest(lower, in: knownKeys), lower.count > 2,
+            editDistance(lower, meant) * 2 < max(lower.count, meant.count)
+          {
             warn(
               raw.number, indent + 3,
               "unknown key '\(key)' is kept as a note; did you mean '\(meant)'?")
@@ -261,6 +266,7 @@ struct PendingTask {
     var resources = Resources()
     var grid: [GridParameter] = []
     var gridLine = 0
+    var gridFailed = false
     var env: [String] = []
     var setup: [String] = []
     var id: String?
@@ -308,7 +314,9 @@ struct PendingTask {
         gridLine = e.line
         switch Grid.parse(v) {
         case .success(let g): grid = g
-        case .failure(let msg): fail(e.line, e.column, msg)
+        case .failure(let msg):
+          gridFailed = true
+          fail(e.line, e.column, msg)
         }
       case "gpus": resources.gpus = int(v, "gpus", e.line, e.column, min: 0)
       case "cpus": resources.cpus = int(v, "cpus", e.line, e.column, min: 1)
@@ -379,7 +387,7 @@ struct PendingTask {
       }
     }
 
-    if let (cmd, cmdLine) = command {
+    if let (cmd, cmdLine) = command, !gridFailed {
       let placeholders = Grid.placeholders(in: cmd)
       let names = Set(grid.map(\.name))
       for p in placeholders where !names.contains(p) {

@@ -1,0 +1,151 @@
+import XCTest
+
+@testable import SluiceCore
+
+final class StoreTests: XCTestCase {
+  func run(_ id: String, _ state: RunState = .queued, sweep: String? = "s") -> Run {
+    var r = Run(id: id, name: id, sweep: sweep, command: "echo \(id)", created: "2026-01-01T00:00:00Z")
+    r.state = state
+    return r
+  }
+
+  func testSaveLoadArchiveAndSummaries() throws {
+    let dir = makeTempDir(self)
+    let store = Store(dir: dir + "/.sluice")
+    var s = ActiveState()
+    s.sweeps = [Sweep(id: "s", name: "s", created: "now")]
+    s.runs = [run("a", .completed), run("b", .running), run("c", .queued)]
+    try store.save(&s)
+    XCTAssertEqual(s.runs.map(\.id), ["b", "c"], "finished runs leave the active file")
+    XCTAssertEqual(s.sweeps[0].archived, ["completed": 1])
+    let loaded = try store.loadActive()
+    XCTAssertEqual(loaded, s)
+    XCTAssertEqual(try store.allSummaries(active: loaded).map(\.id), ["a", "b", "c"])
+    XCTAssertEqual(try store.findRun("a", active: loaded)?.state, .completed)
+    // Retry: the archived run comes back; the newest record wins.
+    var l2 = loaded
+    let back = try store.unarchive("a", active: &l2)
+    XCTAssertEqual(back?.id, "a")
+    XCTAssertEqual(l2.sweeps[0].archived, [:])
+    var mod = l2
+    mod.runs[mod.runs.firstIndex { $0.id == "a" }!].state = .failed
+    try store.save(&mod)
+    let all = try store.allSummaries(active: mod)
+    XCTAssertEqual(all.filter { $0.id == "a" }.map(\.state), [.failed])
+  }
+
+  func testFileModes() throws {
+    let dir = makeTempDir(self)
+    let store = Store(dir: dir + "/.sluice")
+    var s = ActiveState()
+    s.runs = [run("a")]
+    try store.save(&s)
+    var st = stat()
+    stat(store.activePath, &st)
+    XCTAssertEqual(st.st_mode & 0o777, 0o600)
+    stat(store.dir, &st)
+    XCTAssertEqual(st.st_mode & 0o777, 0o700)
+  }
+
+  func testUnknownVersionIsAClearError() throws {
+    let dir = makeTempDir(self)
+    let store = Store(dir: dir)
+    write(store.activePath, "{\"version\": 7, \"runs\": []}")
+    XCTAssertThrowsError(try store.loadActive()) { e in
+      XCTAssertEqual(e as? StoreError, .unknownVersion(path: store.activePath, version: 7))
+      XCTAssertTrue("\(e)".contains("upgrade sluice"))
+    }
+    write(store.activePath, "{not json")
+    XCTAssertThrowsError(try store.loadActive()) { e in
+      guard case .corrupt = e as? StoreError else { return XCTFail("\(e)") }
+    }
+  }
+
+  func testEventsCursorSeesEachEventOnce() throws {
+    let dir = makeTempDir(self)
+    let store = Store(dir: dir)
+    var s = ActiveState()
+    try store.appendEvents([Event(time: "t", kind: "a"), Event(time: "t", kind: "b")], state: &s)
+    try store.appendEvents([Event(time: "t", kind: "c")], state: &s)
+    XCTAssertEqual(try store.events(since: 0).map(\.kind), ["a", "b", "c"])
+    XCTAssertEqual(try store.events(since: 2).map(\.kind), ["c"])
+    XCTAssertEqual(try store.events(since: 3).map(\.kind), [])
+  }
+
+  func testLockRecordsHolderAndRefusesSecondTaker() throws {
+    let dir = makeTempDir(self)
+    let a = ProjectLock(path: dir + "/lock")
+    try a.acquire(command: "tick")
+    let text = read(dir + "/lock")
+    XCTAssertTrue(text.contains("pid=\(getpid())") && text.contains("host=") && text.contains("started="), text)
+    // flock locks belong to the open file description, so a second open in this process conflicts too.
+    let b = ProjectLock(path: dir + "/lock")
+    XCTAssertThrowsError(try b.acquire(command: "tick")) { e in
+      guard case .busy(_, let holder) = e as? LockError else { return XCTFail("\(e)") }
+      XCTAssertEqual(holder?.pid, getpid())
+    }
+    a.release()
+    try b.acquire(command: "tick")
+    XCTAssertNil(b.recoveredFrom, "a cleanly released lock is not stale")
+    b.release()
+  }
+
+  func testStaleLockIsRecoveredWithItsHolderNamed() throws {
+    let dir = makeTempDir(self)
+    write(dir + "/lock", "host=login1 pid=999999 started=2026-01-01T00:00:00Z command=tick\n")
+    let l = ProjectLock(path: dir + "/lock")
+    try l.acquire(command: "tick")
+    XCTAssertEqual(l.recoveredFrom?.pid, 999999)
+    XCTAssertEqual(l.recoveredFrom?.host, "login1")
+    l.release()
+  }
+
+  /// Kills a real sluice process at random moments while it writes the store;
+  /// the store must always load, and every run recorded before stays.
+  func testKilledWriterNeverCorruptsTheStore() throws {
+    let dir = makeTempDir(self)
+    XCTAssertEqual(sluice(["init"], cwd: dir).code, 0)
+    var recorded = 0
+    let store = Store(dir: dir + "/.sluice")
+    for i in 0..<12 {
+      var env = ProcessInfo.processInfo.environment
+      env["HOME"] = dir
+      let argv = [sluiceBinary, "grid", "--tasks", dir + "/tasks.md", "--sweep", "k\(i)", "--command", "echo {a} {b}", "--param", "a=" + (0..<40).map(String.init).joined(separator: ","), "--param", "b=" + (0..<10).map(String.init).joined(separator: ",")]
+      var pid: pid_t = 0
+      let rc = withCStrings(argv) { a in withCStrings(env.map { "\($0)=\($1)" }) { e in posix_spawn(&pid, argv[0], nil, nil, a, e) } }
+      XCTAssertEqual(rc, 0)
+      usleep(useconds_t(Int.random(in: 5_000...250_000)))
+      kill(pid, SIGKILL)
+      var status: Int32 = 0
+      waitpid(pid, &status, 0)
+      let state = try store.loadActive()  // must not throw
+      XCTAssertGreaterThanOrEqual(state.runs.count, recorded, "no run lost")
+      XCTAssertTrue([recorded, recorded + 400].contains(state.runs.count), "all or nothing: \(state.runs.count)")
+      recorded = state.runs.count
+      let leftovers = Files.list(store.dir).filter { $0.contains(".tmp.") }
+      for l in leftovers { Files.remove(store.dir + "/" + l) }
+    }
+  }
+
+  func testConcurrentWritersLoseNothing() throws {
+    let dir = makeTempDir(self)
+    XCTAssertEqual(sluice(["init"], cwd: dir).code, 0)
+    var env = ProcessInfo.processInfo.environment
+    env["HOME"] = dir
+    var pids: [pid_t] = []
+    for i in 0..<8 {
+      let argv = [sluiceBinary, "run", "add", "--tasks", dir + "/tasks.md", "--name", "r\(i)", "--command", "echo \(i)"]
+      var pid: pid_t = 0
+      let fa: UnsafeMutablePointer<posix_spawn_file_actions_t>? = nil
+      _ = withCStrings(argv) { a in withCStrings(env.map { "\($0)=\($1)" }) { e in posix_spawn(&pid, argv[0], fa, nil, a, e) } }
+      pids.append(pid)
+    }
+    for p in pids {
+      var st: Int32 = 0
+      waitpid(p, &st, 0)
+      XCTAssertEqual((st >> 8) & 0xff, 0, "each writer waits for the lock and succeeds")
+    }
+    let state = try Store(dir: dir + "/.sluice").loadActive()
+    XCTAssertEqual(Set(state.runs.map(\.name)), Set((0..<8).map { "r\($0)" }))
+  }
+}
