@@ -61,7 +61,7 @@ public enum ScriptRenderer {
     if s.isArray {
       return "\(dir)/\(Shell.sanitizeName(s.runs[0].sweep ?? "array", max: 48))-%A_%a.\(ext)"
     }
-    return "\(dir)/\(Shell.sanitizeName(s.runs[0].name, max: 64))-%j.\(ext)"
+    return "\(dir)/\(Shell.sanitizeName(s.runs[0].id, max: 96))-%j.\(ext)"
   }
 
   /// The concrete log path once the job id is known.
