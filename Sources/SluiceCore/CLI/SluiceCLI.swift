@@ -81,7 +81,7 @@ public enum SluiceCLI {
       "events", summary: "Completions, failures, submission errors and lost jobs, each once per cursor.",
       usage: "sluice events [--since CURSOR]", options: [OptionSpec("since", value: "CURSOR", help: "only events after this cursor (the last seq you saw)")],
       examples: ["sluice events --json", "sluice events --since 42"]),
-    CommandSpec("log", summary: "Print the iteration log (.sluice/log.md).", usage: "sluice log", json: false),
+    CommandSpec("log", summary: "Print the iteration log (.sluice/log.md).", usage: "sluice log", examples: ["sluice log", "sluice log | tail -20"], json: false),
     CommandSpec(
       "cluster", summary: "Partitions, nodes, CPUs and GPUs, your jobs, binding limits and this project's capacity.",
       usage: "sluice cluster [--partition P]", options: [OptionSpec("partition", value: "P", help: "only this partition")],

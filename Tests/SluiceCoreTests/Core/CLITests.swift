@@ -1,0 +1,176 @@
+import XCTest
+
+@testable import SluiceCore
+
+/// End to end: the built binary, its output and exit codes. No scheduler needed.
+final class CLITests: XCTestCase {
+  func project() -> String {
+    let dir = makeTempDir(self, "cli")
+    XCTAssertEqual(sluice(["init"], cwd: dir).code, 0)
+    write(dir + "/sluice.toml", "[slurm]\nbackend = \"local\"\n[limits]\nmax_concurrent = 2\n")
+    return dir
+  }
+
+  func testVersionHelpAndUsageErrors() {
+    let dir = makeTempDir(self)
+    XCTAssertEqual(sluice(["--version"], cwd: dir).out, "sluice \(SluiceCLI.version)\n")
+    let help = sluice(["tick", "--help"], cwd: dir)
+    XCTAssertEqual(help.code, 0)
+    XCTAssertTrue(help.out.contains("Usage: sluice tick") && help.out.contains("Examples:"))
+    for c in SluiceCLI.commands where c.name != "sbatch" {
+      let h = sluice([c.name, "--help"], cwd: dir)
+      XCTAssertEqual(h.code, 0, c.name)
+      XCTAssertTrue(h.out.contains("Examples:"), "\(c.name) --help has examples")
+    }
+    let bad = sluice(["runs", "--stat", "failed"], cwd: dir)
+    XCTAssertEqual(bad.code, 2)
+    XCTAssertTrue(bad.err.contains("did you mean --state?"), bad.err)
+    let cmd = sluice(["tikc"], cwd: dir)
+    XCTAssertEqual(cmd.code, 2)
+    XCTAssertTrue(cmd.err.contains("did you mean 'tick'?"))
+    XCTAssertEqual(sluice([], cwd: dir).code, 2)
+  }
+
+  func testInitRefusesToOverwrite() {
+    let dir = makeTempDir(self)
+    let r = sluice(["init"], cwd: dir)
+    XCTAssertEqual(r.code, 0)
+    XCTAssertTrue(Files.exists(dir + "/sluice.toml") && Files.isDirectory(dir + "/.sluice") && Files.exists(dir + "/tasks.md"))
+    write(dir + "/tasks.md", "mine\n")
+    let again = sluice(["init"], cwd: dir)
+    XCTAssertEqual(again.code, 1)
+    XCTAssertTrue(again.err.contains("never overwrites"))
+    XCTAssertEqual(read(dir + "/tasks.md"), "mine\n")
+  }
+
+  func testTasksJSONShape() throws {
+    let dir = project()
+    let r = sluice(["tasks", "--json"], cwd: dir)
+    XCTAssertEqual(r.code, 0, r.err)
+    let j = try XCTUnwrap(jsonObject(r.out) as? [String: Any])
+    let phases = try XCTUnwrap(j["phases"] as? [[String: Any]])
+    XCTAssertEqual(phases.count, 2)
+    XCTAssertEqual(phases[0]["title"] as? String, "Phase 1: Baselines")
+    XCTAssertEqual(phases[0]["finished"] as? Bool, false)
+    let tasks = try XCTUnwrap(phases[0]["tasks"] as? [[String: Any]])
+    XCTAssertEqual(tasks.map { $0["kind"] as? String }, ["run", "run", "manual", "gate"])
+    XCTAssertEqual(tasks.map { $0["runnable"] as? Bool }, [true, true, false, false])
+    XCTAssertEqual(tasks[0]["id"] as? String, "p1-baseline")
+    XCTAssertEqual(tasks[0]["line"] as? Int, 6)
+    XCTAssertEqual(tasks[0]["marker"] as? String, " ")
+    let later = try XCTUnwrap((phases[1]["tasks"] as? [[String: Any]])?.first)
+    XCTAssertEqual(later["blocked_by"] as? String, "phase:1")
+    XCTAssertEqual(j["current_phase"] as? Int, 1)
+    XCTAssertEqual((j["next"] as? [String: Any])?["title"] as? String, "Baseline")
+    let next = sluice(["tasks", "--next"], cwd: dir)
+    XCTAssertEqual(next.out, "tasks.md:6: [ ] Baseline  (run, id p1-baseline)\n")
+  }
+
+  func testBadTasksFileExit65AndNothingWritten() {
+    let dir = project()
+    write(dir + "/tasks.md", "## P\n- [?] A\n  - run: x {y}\n- [ ] B\n  - run: ``\n")
+    let before = Files.list(dir + "/.sluice")
+    for args in [["tasks"], ["plan"], ["tick"]] {
+      let r = sluice(args, cwd: dir)
+      XCTAssertEqual(r.code, 65, args.joined())
+      XCTAssertTrue(r.err.contains("tasks.md:2:4: error: unknown marker [?]"), r.err)
+      XCTAssertTrue(r.err.contains("tasks.md:5:"), r.err)
+    }
+    XCTAssertEqual(Files.list(dir + "/.sluice"), before)
+    XCTAssertEqual(read(dir + "/tasks.md"), "## P\n- [?] A\n  - run: x {y}\n- [ ] B\n  - run: ``\n")
+  }
+
+  func testSentinelStopsPlanAndTick() {
+    let dir = project()
+    write(dir + "/tasks.md", "## P\n- [ ] A\n  - run: echo a\n\nABORT_EARLY_DOCS_CHECK_FAILED\n")
+    for args in [["plan"], ["tick"]] {
+      let r = sluice(args, cwd: dir)
+      XCTAssertEqual(r.code, 3)
+      XCTAssertTrue(r.err.contains("ABORT_EARLY_DOCS_CHECK_FAILED"))
+    }
+    XCTAssertEqual(try Store(dir: dir + "/.sluice").loadActive().runs.count, 0, "nothing submitted")
+  }
+
+  func testBadConfigExit78() {
+    let dir = project()
+    write(dir + "/sluice.toml", "[limits]\nmax_pendng = 3\n")
+    let r = sluice(["plan"], cwd: dir)
+    XCTAssertEqual(r.code, 78)
+    XCTAssertEqual(r.err, "\(dir)/sluice.toml:2:1: error: unknown key 'limits.max_pendng'; did you mean 'max_pending'?\n")
+  }
+
+  func testRunsSweepsGridAndJSON() throws {
+    let dir = project()
+    XCTAssertEqual(sluice(["sweep", "create", "lr", "--goal", "best lr"], cwd: dir).code, 0)
+    XCTAssertEqual(sluice(["sweep", "create", "lr"], cwd: dir).code, 1, "no duplicate sweeps")
+    let g = sluice(["grid", "--sweep", "lr", "--command", "python t.py --lr {lr} --seed {seed}", "--param", "lr=1e-3,1e-4", "--param", "seed=0,1", "--gpus", "1", "--json"], cwd: dir)
+    XCTAssertEqual(g.code, 0, g.err)
+    let made = try XCTUnwrap(jsonObject(g.out) as? [[String: Any]])
+    XCTAssertEqual(made.map { $0["command"] as? String }, ["python t.py --lr 1e-3 --seed 0", "python t.py --lr 1e-3 --seed 1", "python t.py --lr 1e-4 --seed 0", "python t.py --lr 1e-4 --seed 1"])
+    XCTAssertEqual(made[0]["name"] as? String, "lr[lr=1e-3,seed=0]")
+    let add = sluice(["run", "add", "--name", "probe", "--command", "nvidia-smi", "--held", "--time", "5"], cwd: dir)
+    XCTAssertEqual(add.code, 0, add.err)
+    let runs = try XCTUnwrap(jsonObject(sluice(["runs", "--json"], cwd: dir).out) as? [[String: Any]])
+    XCTAssertEqual(runs.count, 5)
+    for key in ["id", "name", "state", "sweep", "task", "job_id", "exit_code"] { XCTAssertTrue(runs[0].keys.contains(key), key) }
+    XCTAssertEqual(runs.last?["state"] as? String, "held")
+    let held = try XCTUnwrap(jsonObject(sluice(["runs", "--state", "held", "--json"], cwd: dir).out) as? [[String: Any]])
+    XCTAssertEqual(held.map { $0["name"] as? String }, ["probe"])
+    XCTAssertEqual(sluice(["run", "start", "probe"], cwd: dir).code, 0)
+    XCTAssertEqual(sluice(["run", "start", "probe"], cwd: dir).code, 1, "only held runs start")
+    let sweep = try XCTUnwrap(jsonObject(sluice(["sweep", "show", "lr", "--json"], cwd: dir).out) as? [String: Any])
+    XCTAssertEqual(sweep["goal"] as? String, "best lr")
+    XCTAssertEqual(sweep["total"] as? Int, 4)
+    let list = sluice(["sweep", "list"], cwd: dir)
+    XCTAssertTrue(list.out.contains("lr     4     4 queued  best lr"), list.out)
+    let show = sluice(["show", "probe"], cwd: dir)
+    XCTAssertTrue(show.out.split(separator: "\n").contains { $0.hasPrefix("command ") && $0.hasSuffix(" nvidia-smi") }, show.out)
+    XCTAssertEqual(sluice(["show", "nope"], cwd: dir).code, 1)
+    XCTAssertEqual(sluice(["grid", "--sweep", "x", "--command", "a {b}", "--param", "c=1"], cwd: dir).code, 2)
+  }
+
+  func testPlanWithGivenCapacity() throws {
+    let dir = project()
+    write(dir + "/sluice.toml", "[slurm]\nbackend = \"local\"\n")
+    let r = sluice(["plan", "--gpus-free", "3", "--json"], cwd: dir)
+    XCTAssertEqual(r.code, 0, r.err)
+    let j = try XCTUnwrap(jsonObject(r.out) as? [String: Any])
+    let p = try XCTUnwrap(j["plan"] as? [String: Any])
+    XCTAssertEqual(p["g"] as? Int, 3)
+    XCTAssertEqual(p["r"] as? Int, 0)
+    XCTAssertEqual(p["q"] as? Int, 5)
+    XCTAssertEqual(p["max_new_runs"] as? Int, 3)
+    XCTAssertEqual(p["submit"] as? [String], ["p1-baseline", "p1-learning-rate-sweep.0", "p1-learning-rate-sweep.1"])
+    let text = sluice(["plan", "--gpus-free", "3", "--scripts"], cwd: dir)
+    XCTAssertTrue(text.out.contains("max_new_runs = max(0, min(q, g - r)) = max(0, min(5, 3)) = 3"), text.out)
+    XCTAssertTrue(text.out.contains("#SBATCH --array=0-1"), text.out)
+    XCTAssertEqual(try Store(dir: dir + "/.sluice").loadActive().runs.count, 0, "plan changes nothing")
+  }
+
+  func testTickExitsSeventyFiveWhileLocked() throws {
+    let dir = project()
+    let lock = ProjectLock(path: dir + "/.sluice/lock")
+    try lock.acquire(command: "tick")
+    let r = sluice(["tick"], cwd: dir)
+    lock.release()
+    XCTAssertEqual(r.code, 75)
+    XCTAssertTrue(r.err.contains("pid \(getpid())"), r.err)
+    XCTAssertEqual(r.err.split(separator: "\n").count, 1, "one line for cron")
+  }
+
+  func testStaleLockRecoveredByTickWithAMessage() {
+    let dir = project()
+    write(dir + "/.sluice/lock", "host=elsewhere pid=424242 started=2026-01-01T00:00:00Z command=tick\n")
+    let r = sluice(["tick", "--quiet"], cwd: dir)
+    XCTAssertEqual(r.code, 0, r.err)
+    XCTAssertTrue(r.err.contains("recovered a stale lock left by tick (pid 424242 on elsewhere"), r.err)
+  }
+
+  func testUnknownStateVersionIsReported() {
+    let dir = project()
+    write(dir + "/.sluice/active.json", "{\"version\": 3}")
+    let r = sluice(["runs"], cwd: dir)
+    XCTAssertEqual(r.code, 1)
+    XCTAssertTrue(r.err.contains("version 3 is newer"), r.err)
+  }
+}
