@@ -220,6 +220,6 @@ public enum ScontrolParser {
       partition: record["Partition"] ?? "", gpus: gpus,
       submitTime: record["SubmitTime"].flatMap(SlurmText.nonEmpty),
       startTime: record["StartTime"].flatMap(SlurmText.nonEmpty),
-      user: user.flatMap(SlurmText.nonEmpty))
+      user: user.flatMap(SlurmText.nonEmpty), jobIDRaw: jobID.base)
   }
 }
