@@ -86,10 +86,12 @@ final class HostileInputTests: XCTestCase {
 
   func testEveryFixtureThroughEveryParserAndTruncations() throws {
     var rng = SplitMix(state: 42)
-    let names = try Fixture.names().filter { $0.hasSuffix(".txt") }
-    XCTAssertEqual(names.count, 44)
-    for name in names {
-      let data = try Fixture.data(name)
+    let samples = try Fixture.names().filter { $0.hasSuffix(".txt") }.map { ("slurm-samples", $0) }
+    let captured = try Fixture.names(in: "captured").filter { $0.hasSuffix(".txt") }.map { ("captured", $0) }
+    XCTAssertEqual(samples.count, 44)
+    XCTAssertEqual(captured.count, 87)
+    for (dir, name) in samples + captured {
+      let data = try Fixture.data(name, in: dir)
       parseEverything(SlurmText.decode(data))
       for _ in 0..<2 {
         let cut = Int.random(in: 0...data.count, using: &rng)

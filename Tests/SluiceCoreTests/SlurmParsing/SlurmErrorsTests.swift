@@ -74,7 +74,8 @@ final class SlurmErrorsTests: XCTestCase {
   func testAccountingDisabled() {
     XCTAssertEqual(kind("Slurm accounting storage is disabled"), .accountingDisabled)
     XCTAssertEqual(
-      kind("sacct: error: Problem talking to the database: Connection refused"), .accountingDisabled)
+      kind("sacct: error: Problem talking to the database: Connection refused"), .transient,
+      "slurmdbd down, not disabled")
     XCTAssertEqual(
       kind(
         "You are not running a supported accounting_storage plugin\n"
