@@ -39,7 +39,9 @@ final class CapturedOutputTests: XCTestCase {
     XCTAssertTrue(idle.items.allSatisfy { $0.cpusIdle == 4 && $0.memoryMB == 4000 && $0.gpusUsed == 0 })
 
     let width0 = SinfoParser.parseNodes(try text("sinfo-nodes-idle-width0-22.05.8.txt"))
-    XCTAssertEqual(Set(width0.items.map { "\($0.name)/\($0.partition)" }), Set(idle.items.map { "\($0.name)/\($0.partition)" }))
+    XCTAssertEqual(
+      Set(width0.items.map { "\($0.name)/\($0.partition)" }),
+      Set(idle.items.map { "\($0.name)/\($0.partition)" }))
     let nocolon = SinfoParser.parseNodes(try text("sinfo-nodes-idle-nocolon-22.05.8.txt"))
     XCTAssertEqual(nocolon.skipped, [])
     XCTAssertEqual(nocolon.items, idle.items, "the padded form reads the same")
@@ -69,7 +71,8 @@ final class CapturedOutputTests: XCTestCase {
       SlurmText.split($0, separator: "\u{1f}")
     }
     XCTAssertEqual(rows.map { $0[0] }, ["cpu", "cpu", "gpu"])
-    XCTAssertEqual(SinfoParser.parseCPUsState(rows[0][3]), CPUsState(allocated: 1, idle: 3, other: 4, total: 8))
+    XCTAssertEqual(
+      SinfoParser.parseCPUsState(rows[0][3]), CPUsState(allocated: 1, idle: 3, other: 4, total: 8))
     XCTAssertEqual(rows.map { Gres.gpuCount($0[4]) }, [0, 4, 4])
     XCTAssertEqual(SlurmText.lines(try text("sinfo-partition-names-22.05.8.txt")), ["cpu*", "gpu"])
   }
@@ -115,8 +118,10 @@ final class CapturedOutputTests: XCTestCase {
   func testSqueueJobArrayIDMatchesComposition() throws {
     for name in ["squeue-jobarrayid-22.05.8.txt", "squeue-jobarrayid-r-22.05.8.txt"] {
       let t = try text(name)
-      let printed = SqueueParser.parse(t, fields: ["JobArrayID", "JobID", "ArrayJobID", "ArrayTaskID", "State"])
-      let composed = SqueueParser.parse(t, fields: ["Ignored", "JobID", "ArrayJobID", "ArrayTaskID", "State"])
+      let printed = SqueueParser.parse(
+        t, fields: ["JobArrayID", "JobID", "ArrayJobID", "ArrayTaskID", "State"])
+      let composed = SqueueParser.parse(
+        t, fields: ["Ignored", "JobID", "ArrayJobID", "ArrayTaskID", "State"])
       XCTAssertEqual(printed.skipped, [], name)
       XCTAssertEqual(printed.items.count, name.contains("-r-") ? 15 : 12, name)
       XCTAssertEqual(composed.items.map(\.id), printed.items.map(\.id), name)
@@ -247,10 +252,12 @@ final class CapturedOutputTests: XCTestCase {
   // MARK: sbatch success
 
   func testSbatchParsable() throws {
-    XCTAssertEqual(try SbatchParser.parseParsable(try text("sbatch-parsable-ok-22.05.8.txt")), SubmitResult(jobID: 31))
+    XCTAssertEqual(
+      try SbatchParser.parseParsable(try text("sbatch-parsable-ok-22.05.8.txt")), SubmitResult(jobID: 31))
     XCTAssertEqual(try SbatchParser.parseParsable(try text("sbatch-dbd-down-22.05.8.txt")).jobID, 48)
     XCTAssertEqual(try SbatchParser.parseParsable(try text("sbatch-no-accounting-qos-22.05.8.txt")).jobID, 53)
-    XCTAssertEqual(try SbatchParser.parseParsable(try text("sbatch-no-accounting-account-22.05.8.txt")).jobID, 54)
+    XCTAssertEqual(
+      try SbatchParser.parseParsable(try text("sbatch-no-accounting-account-22.05.8.txt")).jobID, 54)
     XCTAssertThrowsError(try SbatchParser.parseParsable(try text("sbatch-test-only-ok-22.05.8.txt")))
   }
 
@@ -275,9 +282,14 @@ final class CapturedOutputTests: XCTestCase {
     let a = SacctmgrParser.parseAssociations(try text("sacctmgr-assoc-22.05.8.txt"))
     XCTAssertEqual(a.skipped, [])
     XCTAssertEqual(
-      a.items, [SlurmAssociation(cluster: "sluice", account: "research", user: "sluicetest", qos: ["limited", "normal"])])
+      a.items,
+      [
+        SlurmAssociation(
+          cluster: "sluice", account: "research", user: "sluicetest", qos: ["limited", "normal"])
+      ])
     let q = SacctmgrParser.parseQOS(try text("sacctmgr-qos-22.05.8.txt"))
-    XCTAssertEqual(q.items, [SlurmQOS(name: "normal"), SlurmQOS(name: "limited", maxJobsPerUser: 2, maxSubmitPerUser: 4)])
+    XCTAssertEqual(
+      q.items, [SlurmQOS(name: "normal"), SlurmQOS(name: "limited", maxJobsPerUser: 2, maxSubmitPerUser: 4)])
     let limited = SacctmgrParser.applyLimits(associations: a.items, qos: q.items, qosInUse: "limited")
     XCTAssertEqual(limited.maxSubmitJobs, 4, "the 5th --qos=limited submission was refused")
     XCTAssertEqual(limited.maxSubmitJobsSource, "qos limited MaxSubmitPU=4")

@@ -76,7 +76,8 @@ final class HostileInputTests: XCTestCase {
         // Half the time pick from Slurm-ish characters, else any byte (invalid UTF-8 too).
         bytes.append(
           Bool.random(using: &rng)
-            ? alphabet[Int.random(in: 0..<alphabet.count, using: &rng)] : UInt8.random(in: 0...255, using: &rng))
+            ? alphabet[Int.random(in: 0..<alphabet.count, using: &rng)]
+            : UInt8.random(in: 0...255, using: &rng))
       }
       let text = SlurmText.decode(Data(bytes))
       XCTAssertFalse(text.isEmpty && length > 0, "round \(round)")
@@ -140,7 +141,9 @@ final class HostileInputTests: XCTestCase {
 
   func testVeryLongLines() {
     let longName = String(repeating: "x", count: 200_000)
-    let line = usLine([longName, "p", "idle", "0/1/0/1", "1", "0", String(repeating: "gpu:1,", count: 10_000), "(null)"])
+    let line = usLine([
+      longName, "p", "idle", "0/1/0/1", "1", "0", String(repeating: "gpu:1,", count: 10_000), "(null)",
+    ])
     let r = SinfoParser.parseNodes(line + "\n" + String(repeating: "z", count: 300_000))
     XCTAssertEqual(r.items.count, 1)
     XCTAssertEqual(r.items.first?.gpusTotal, 10_000)

@@ -5,14 +5,30 @@ import XCTest
 final class SacctParserTests: XCTestCase {
   func testSluiceFormat() throws {
     let d = "\u{1f}"
-    let text = [
-      ["123", "123", "train", "COMPLETED", "0:0", "01:02:03", "None", "2026-01-01T10:00:00", "2026-01-01T11:02:03"],
-      ["124_7", "131", "arr", "CANCELLED by 0", "0:15", "00:00:09", "None", "2026-01-01T10:00:00", "2026-01-01T10:00:09"],
-      ["124_[8-9%2]", "124", "arr", "PENDING", "0:0", "00:00:00", "Priority", "Unknown", "Unknown"],
-      ["125", "125", "oom", "OUT_OF_MEMORY", "0:125", "00:10:00", "None", "2026-01-01T10:00:00", "2026-01-01T10:10:00"],
-      ["126", "126", "fail", "FAILED", "1:0", "00:00:01", "None", "2026-01-01T10:00:00", "2026-01-01T10:00:01"],
-      ["127+0", "127", "het", "PREEMPTED", "0:0", "00:05:00", "None", "2026-01-01T10:00:00", "2026-01-01T10:05:00"],
-    ].map { $0.joined(separator: d) }.joined(separator: "\n") + "\n"
+    let text =
+      [
+        [
+          "123", "123", "train", "COMPLETED", "0:0", "01:02:03", "None", "2026-01-01T10:00:00",
+          "2026-01-01T11:02:03",
+        ],
+        [
+          "124_7", "131", "arr", "CANCELLED by 0", "0:15", "00:00:09", "None", "2026-01-01T10:00:00",
+          "2026-01-01T10:00:09",
+        ],
+        ["124_[8-9%2]", "124", "arr", "PENDING", "0:0", "00:00:00", "Priority", "Unknown", "Unknown"],
+        [
+          "125", "125", "oom", "OUT_OF_MEMORY", "0:125", "00:10:00", "None", "2026-01-01T10:00:00",
+          "2026-01-01T10:10:00",
+        ],
+        [
+          "126", "126", "fail", "FAILED", "1:0", "00:00:01", "None", "2026-01-01T10:00:00",
+          "2026-01-01T10:00:01",
+        ],
+        [
+          "127+0", "127", "het", "PREEMPTED", "0:0", "00:05:00", "None", "2026-01-01T10:00:00",
+          "2026-01-01T10:05:00",
+        ],
+      ].map { $0.joined(separator: d) }.joined(separator: "\n") + "\n"
     let r = SacctParser.parse(text)
     XCTAssertEqual(r.skipped, [])
     XCTAssertFalse(r.sawHeader)
@@ -148,7 +164,8 @@ final class SacctParserTests: XCTestCase {
     let r = SacctParser.parse(
       try Fixture.text("sacct-hetjob-components-plus-notation-docexample-unknown.txt"), delimiter: "|")
     XCTAssertTrue(r.sawHeader)
-    XCTAssertEqual(r.records.map(\.rawID), ["67767+0", "67767+1", "67767+1", "67767+0", "67767+0", "67767+1"])
+    XCTAssertEqual(
+      r.records.map(\.rawID), ["67767+0", "67767+1", "67767+1", "67767+0", "67767+0", "67767+1"])
     XCTAssertEqual(r.records[1].id, JobID(base: 67767, hetOffset: 1))
     XCTAssertTrue(r.records.allSatisfy { $0.state == "COMPLETED" && $0.exitCode == 0 && $0.signal == 0 })
     XCTAssertEqual(r.records[0].name, "foo")

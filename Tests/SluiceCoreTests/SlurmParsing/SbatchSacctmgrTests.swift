@@ -19,11 +19,14 @@ final class SbatchParserTests: XCTestCase {
   }
 
   func testSubmittedLine() throws {
-    XCTAssertEqual(try SbatchParser.parseSubmitted("Submitted batch job 8322514\n"), SubmitResult(jobID: 8322514))
+    XCTAssertEqual(
+      try SbatchParser.parseSubmitted("Submitted batch job 8322514\n"), SubmitResult(jobID: 8322514))
     XCTAssertEqual(
       try SbatchParser.parseSubmitted("sbatch: note: x\nSubmitted batch job 5 on cluster beta\n"),
       SubmitResult(jobID: 5, cluster: "beta"))
-    for text in ["", "Submitted batch job", "Submitted batch job x", "Submitted batch job 1\nSubmitted batch job 2"] {
+    for text in [
+      "", "Submitted batch job", "Submitted batch job x", "Submitted batch job 1\nSubmitted batch job 2",
+    ] {
       XCTAssertThrowsError(try SbatchParser.parseSubmitted(text), text.debugDescription)
     }
   }

@@ -46,7 +46,8 @@ final class ScontrolParserTests: XCTestCase {
     start.maxArraySize = 5
     start.maxJobs = 3
     let l = ScontrolParser.limits(
-      fromConfig: ["MaxArraySize": "lots", "MinJobAge": "2 min", "MessageTimeout": "10 fortnights"], into: start)
+      fromConfig: ["MaxArraySize": "lots", "MinJobAge": "2 min", "MessageTimeout": "10 fortnights"],
+      into: start)
     XCTAssertEqual(l.maxArraySize, 5)
     XCTAssertEqual(l.minJobAge, 120)
     XCTAssertNil(l.messageTimeout)
@@ -171,7 +172,8 @@ final class ScontrolParserTests: XCTestCase {
     XCTAssertEqual(records[0]["Reason"], "planned_maintenance [root@2026-07-22T23:31:17]")
     XCTAssertEqual(records[0]["ReservationName"], "maintenance-2026")
     XCTAssertEqual(
-      records[0]["OS"], "Linux 6.18.33.2-microsoft-standard-WSL2 #1 SMP PREEMPT_DYNAMIC Thu Jun 18 21:54:43 UTC 2026")
+      records[0]["OS"],
+      "Linux 6.18.33.2-microsoft-standard-WSL2 #1 SMP PREEMPT_DYNAMIC Thu Jun 18 21:54:43 UTC 2026")
     XCTAssertEqual(records[0]["CPUEfctv"], "32")
     let r = ScontrolParser.parseNodes(text)
     let c1 = try XCTUnwrap(r.items.first { $0.name == "c1" })

@@ -19,7 +19,8 @@ final class SlurmErrorsTests: XCTestCase {
       "sbatch: error: Batch job submission failed: Communication connection failure",
       "sbatch: error: Batch job submission failed: Resource temporarily unavailable",
       "squeue: error: RPC rate limit exceeded",
-      "sbatch: error: Batch job submission failed: Slurm temporarily unable to accept job, sleeping and retrying",
+      "sbatch: error: Batch job submission failed: "
+        + "Slurm temporarily unable to accept job, sleeping and retrying",
       "sbatch: error: QOSMaxSubmitJobPerUserLimit\n"
         + "sbatch: error: Batch job submission failed: Job violates accounting/QOS policy "
         + "(job submit limit, user's size and/or time limits)",
@@ -42,7 +43,8 @@ final class SlurmErrorsTests: XCTestCase {
   func testPermanent() {
     let messages = [
       "sbatch: error: Batch job submission failed: Invalid partition name specified",
-      "sbatch: error: Batch job submission failed: Invalid account or account/partition combination specified",
+      "sbatch: error: Batch job submission failed: "
+        + "Invalid account or account/partition combination specified",
       "sbatch: error: Batch job submission failed: Invalid qos specification",
       "sbatch: error: Batch job submission failed: Invalid time limit specification",
       "sbatch: error: Batch job submission failed: Invalid generic resource (gres) specification",
@@ -66,7 +68,8 @@ final class SlurmErrorsTests: XCTestCase {
   }
 
   func testPermanentWinsOverTransientNoise() {
-    let m = "sbatch: error: slurm_persist_conn_open: Connection refused\n"
+    let m =
+      "sbatch: error: slurm_persist_conn_open: Connection refused\n"
       + "sbatch: error: Batch job submission failed: Invalid qos specification"
     XCTAssertEqual(kind(m), .permanent)
   }
@@ -97,7 +100,8 @@ final class SlurmErrorsTests: XCTestCase {
     XCTAssertEqual(e.kind, .permanent)
     XCTAssertEqual(e.message, "sbatch: error: Batch job submission failed: Invalid qos specification")
     XCTAssertEqual(e.exitCode, 1)
-    XCTAssertEqual(e.description, "sbatch: sbatch: error: Batch job submission failed: Invalid qos specification")
+    XCTAssertEqual(
+      e.description, "sbatch: sbatch: error: Batch job submission failed: Invalid qos specification")
     let silent = SlurmErrors.error(command: "squeue", stderr: "", exitCode: 1)
     XCTAssertEqual(silent.kind, .transient)
     XCTAssertEqual(silent.message, "exited with status 1 and no message")
