@@ -83,20 +83,23 @@ final class CapturedOutputTests: XCTestCase {
     let r = SqueueParser.parse(try text("squeue-jobs-r-22.05.8.txt"))
     XCTAssertEqual(r.skipped, [])
     XCTAssertEqual(r.items.count, 15)
-    XCTAssertEqual(r.items.prefix(4).map(\.rawID), ["34_2", "34_3", "34_4", "34_5"])
+    XCTAssertEqual(r.items.prefix(4).map(\.rawID), ["66_2", "66_3", "66_4", "66_5"])
     XCTAssertTrue(r.items.prefix(4).allSatisfy { $0.state == "PENDING" && $0.reason == "JobArrayTaskLimit" })
-    XCTAssertTrue(r.items.prefix(4).allSatisfy { $0.jobIDRaw == 34 && $0.startTime == nil })
-    let t0 = try XCTUnwrap(r.items.first { $0.rawID == "34_0" })
-    XCTAssertEqual(t0.id, JobID(base: 34, arrayTask: 0))
-    XCTAssertEqual(t0.jobIDRaw, 37)
+    XCTAssertTrue(r.items.prefix(4).allSatisfy { $0.jobIDRaw == 66 && $0.startTime == nil })
+    let t0 = try XCTUnwrap(r.items.first { $0.rawID == "66_0" })
+    XCTAssertEqual(t0.id, JobID(base: 66, arrayTask: 0))
+    XCTAssertEqual(t0.jobIDRaw, 68)
     XCTAssertEqual(t0.state, "RUNNING")
-    XCTAssertEqual(t0.startTime, "2026-12-01T19:34:39")
-    let gres = try XCTUnwrap(r.items.first { $0.id.base == 32 })
+    XCTAssertEqual(t0.startTime, "2026-12-01T19:39:17")
+    let gres = try XCTUnwrap(r.items.first { $0.id.base == 64 })
     XCTAssertEqual(gres.name, "cap-gres")
     XCTAssertEqual(gres.partition, "gpu")
     XCTAssertEqual(gres.gpus, 2, "--gres=gpu:2")
-    XCTAssertEqual(r.items.first { $0.id.base == 33 }?.gpus, 1, "--gpus=1")
-    XCTAssertEqual(r.items.first { $0.id.base == 41 }?.reason, "QOSMaxJobsPerUserLimit")
+    XCTAssertEqual(r.items.first { $0.id.base == 65 }?.gpus, 1, "--gpus=1")
+    XCTAssertEqual(r.items.first { $0.id.base == 73 }?.reason, "QOSMaxJobsPerUserLimit")
+    XCTAssertEqual(
+      r.items.first { $0.id.base == 75 }?.name,
+      "cap-pending-with-a-long-name-that-is-longer-than-the-default-20-columns")
     XCTAssertTrue(r.items.allSatisfy { $0.user == "sluicetest" })
     XCTAssertEqual(r.items.reduce(0) { $0 + $1.gpus }, 3)
   }
@@ -104,8 +107,8 @@ final class CapturedOutputTests: XCTestCase {
   func testSqueueCollapsedRange() throws {
     let r = SqueueParser.parse(try text("squeue-jobs-22.05.8.txt"))
     XCTAssertEqual(r.items.count, 12)
-    XCTAssertEqual(r.items[0].id, JobID(base: 34, arrayRange: "2-5%2"))
-    XCTAssertEqual(r.items[0].rawID, "34_[2-5%2]")
+    XCTAssertEqual(r.items[0].id, JobID(base: 66, arrayRange: "2-5%2"))
+    XCTAssertEqual(r.items[0].rawID, "66_[2-5%2]")
     // The %i form printed by the classic -o agrees with what sluice composes.
     let classic = SqueueParser.parse(
       try text("squeue-jobs-default-o-22.05.8.txt"), fields: ["JobArrayID", "State", "Reason"])
@@ -132,13 +135,13 @@ final class CapturedOutputTests: XCTestCase {
   func testSqueueAfterEnd() throws {
     let r = SqueueParser.parse(try text("squeue-after-end-states-all-22.05.8.txt"))
     XCTAssertEqual(r.skipped, [])
-    XCTAssertEqual(r.items.count, 16)
-    XCTAssertEqual(r.items.first { $0.id.base == 30 }?.state, "TIMEOUT")
-    XCTAssertEqual(r.items.first { $0.id.base == 30 }?.reason, "TimeLimit")
-    XCTAssertEqual(r.items.first { $0.jobIDRaw == 51 }?.id, JobID(base: 34, arrayTask: 4))
-    XCTAssertEqual(r.items.first { $0.jobIDRaw == 34 }?.id, JobID(base: 34, arrayTask: 5))
+    XCTAssertEqual(r.items.count, 12)
+    XCTAssertEqual(r.items.first { $0.id.base == 62 }?.state, "TIMEOUT")
+    XCTAssertEqual(r.items.first { $0.id.base == 62 }?.reason, "TimeLimit")
+    XCTAssertEqual(r.items.first { $0.jobIDRaw == 93 }?.id, JobID(base: 66, arrayTask: 4))
+    XCTAssertEqual(r.items.first { $0.jobIDRaw == 66 }?.id, JobID(base: 66, arrayTask: 5))
     XCTAssertEqual(
-      r.items.first { $0.id.base == 43 }?.reason,
+      r.items.first { $0.id.base == 75 }?.reason,
       "Nodes required for job are DOWN, DRAINED or reserved for jobs in higher priority partitions")
     for empty in [
       "squeue-after-end-22.05.8.txt", "squeue-just-ended-job-22.05.8.txt", "squeue-finished-job-22.05.8.txt",
@@ -154,30 +157,30 @@ final class CapturedOutputTests: XCTestCase {
     let r = SacctParser.parse(try text("sacct-busy-X-22.05.8.txt"))
     XCTAssertEqual(r.skipped, [])
     XCTAssertEqual(r.steps, [])
-    XCTAssertEqual(r.records.count, 11)
-    let fail = try XCTUnwrap(r.records.first { $0.id.base == 35 })
+    XCTAssertEqual(r.records.count, 13)
+    let fail = try XCTUnwrap(r.records.first { $0.id.base == 67 })
     XCTAssertEqual([fail.exitCode, fail.signal], [3, 0])
     XCTAssertEqual(fail.state, "FAILED")
-    let cancel = try XCTUnwrap(r.records.first { $0.id.base == 36 })
+    let cancel = try XCTUnwrap(r.records.first { $0.id.base == 70 })
     XCTAssertEqual(cancel.stateText, "CANCELLED by 1001")
     XCTAssertEqual(cancel.state, "CANCELLED")
     let range = try XCTUnwrap(r.records.first { $0.id.arrayRange != nil })
-    XCTAssertEqual(range.id, JobID(base: 34, arrayRange: "2-5%2"))
-    XCTAssertEqual(range.jobIDRaw, 34)
+    XCTAssertEqual(range.id, JobID(base: 66, arrayRange: "2-5%2"))
+    XCTAssertEqual(range.jobIDRaw, 66)
+    XCTAssertEqual(range.reason, "JobArrayTaskLimit")
     XCTAssertNil(range.start)
     XCTAssertNil(range.end)
-    // sacct lags: a running job still shows as PENDING 'allocation' right after submission.
-    XCTAssertEqual(r.records.first { $0.id.base == 39 }?.name, "allocation")
-    XCTAssertEqual(r.records.first { $0.id.base == 39 }?.state, "PENDING")
+    XCTAssertEqual(r.records.first { $0.id.base == 71 }?.state, "RUNNING")
+    XCTAssertNil(r.records.first { $0.id.base == 75 }, "sacct lags: the last submission is missing")
     let settled = SacctParser.parse(try text("sacct-busy-settled-X-22.05.8.txt"))
-    XCTAssertEqual(settled.records.first { $0.id.base == 39 }?.state, "RUNNING")
     XCTAssertEqual(settled.records.count, 14)
+    XCTAssertEqual(settled.records.first { $0.id.base == 75 }?.state, "PENDING")
 
     let steps = SacctParser.parse(try text("sacct-busy-steps-22.05.8.txt"))
-    XCTAssertEqual(steps.records.count, 11)
+    XCTAssertEqual(steps.records.count, 13)
     XCTAssertEqual(steps.steps.count, 10)
     XCTAssertTrue(steps.steps.allSatisfy { $0.step == "batch" && $0.record.reason == nil })
-    XCTAssertEqual(steps.steps.first { $0.record.id.arrayTask == 0 }?.record.jobIDRaw, 37)
+    XCTAssertEqual(steps.steps.first { $0.record.id.arrayTask == 0 }?.record.jobIDRaw, 68)
     XCTAssertEqual(SacctParser.parse(try text("sacct-busy-settled-steps-22.05.8.txt")).steps.count, 10)
   }
 
@@ -188,24 +191,24 @@ final class CapturedOutputTests: XCTestCase {
     func rec(_ base: Int, _ task: Int? = nil) -> AccountingRecord? {
       r.records.first { $0.id == JobID(base: base, arrayTask: task) }
     }
-    XCTAssertEqual(rec(30)?.state, "TIMEOUT")
-    XCTAssertEqual(rec(30)?.elapsed, "00:01:33")
-    XCTAssertEqual(rec(31)?.stateText, "CANCELLED by 1001")
-    XCTAssertEqual(rec(36)?.stateText, "CANCELLED")
-    XCTAssertEqual(rec(36)?.signal, 15)
-    XCTAssertEqual(rec(34, 5)?.jobIDRaw, 34)
-    XCTAssertEqual(rec(34, 2)?.jobIDRaw, 49)
-    XCTAssertEqual(rec(34, 2)?.reason, "JobArrayTaskLimit")
-    XCTAssertNil(rec(43)?.start, "cancelled while pending: Start=None")
-    XCTAssertEqual(rec(43)?.end, "2026-12-01T19:35:46")
-    XCTAssertEqual(rec(48)?.state, "COMPLETED")
-    XCTAssertEqual((0...5).compactMap { rec(34, $0)?.state }, Array(repeating: "COMPLETED", count: 6))
+    XCTAssertEqual(rec(62)?.state, "TIMEOUT")
+    XCTAssertEqual(rec(62)?.elapsed, "00:01:33")
+    XCTAssertEqual(rec(63)?.stateText, "CANCELLED by 1001")
+    XCTAssertEqual(rec(70)?.stateText, "CANCELLED")
+    XCTAssertEqual(rec(70)?.signal, 15)
+    XCTAssertEqual(rec(66, 5)?.jobIDRaw, 66)
+    XCTAssertEqual(rec(66, 2)?.jobIDRaw, 91)
+    XCTAssertEqual(rec(66, 2)?.reason, "JobArrayTaskLimit")
+    XCTAssertNil(rec(75)?.start, "cancelled while pending: Start=None")
+    XCTAssertEqual(rec(75)?.end, "2026-12-01T19:40:24")
+    XCTAssertEqual(rec(90)?.state, "COMPLETED")
+    XCTAssertEqual((0...5).compactMap { rec(66, $0)?.state }, Array(repeating: "COMPLETED", count: 6))
 
     let steps = SacctParser.parse(try text("sacct-final-steps-22.05.8.txt"))
     XCTAssertEqual(steps.records, r.records)
     XCTAssertEqual(steps.steps.count, 15)
-    XCTAssertEqual(steps.steps.first { $0.record.id.base == 30 }?.record.state, "CANCELLED")
-    XCTAssertEqual(steps.steps.first { $0.record.id.base == 30 }?.record.signal, 15)
+    XCTAssertEqual(steps.steps.first { $0.record.id.base == 62 }?.record.state, "CANCELLED")
+    XCTAssertEqual(steps.steps.first { $0.record.id.base == 62 }?.record.signal, 15)
 
     XCTAssertEqual(SacctParser.parse(try text("sacct-unknown-job-22.05.8.txt")), SacctResult())
   }
@@ -253,11 +256,11 @@ final class CapturedOutputTests: XCTestCase {
 
   func testSbatchParsable() throws {
     XCTAssertEqual(
-      try SbatchParser.parseParsable(try text("sbatch-parsable-ok-22.05.8.txt")), SubmitResult(jobID: 31))
-    XCTAssertEqual(try SbatchParser.parseParsable(try text("sbatch-dbd-down-22.05.8.txt")).jobID, 48)
-    XCTAssertEqual(try SbatchParser.parseParsable(try text("sbatch-no-accounting-qos-22.05.8.txt")).jobID, 53)
+      try SbatchParser.parseParsable(try text("sbatch-parsable-ok-22.05.8.txt")), SubmitResult(jobID: 63))
+    XCTAssertEqual(try SbatchParser.parseParsable(try text("sbatch-dbd-down-22.05.8.txt")).jobID, 90)
+    XCTAssertEqual(try SbatchParser.parseParsable(try text("sbatch-no-accounting-qos-22.05.8.txt")).jobID, 95)
     XCTAssertEqual(
-      try SbatchParser.parseParsable(try text("sbatch-no-accounting-account-22.05.8.txt")).jobID, 54)
+      try SbatchParser.parseParsable(try text("sbatch-no-accounting-account-22.05.8.txt")).jobID, 96)
     XCTAssertThrowsError(try SbatchParser.parseParsable(try text("sbatch-test-only-ok-22.05.8.txt")))
   }
 
