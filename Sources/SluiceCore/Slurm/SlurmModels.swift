@@ -133,11 +133,14 @@ public struct QueuedJob: Equatable, Sendable {
   public var submitTime: String?
   public var startTime: String?
   public var user: String?
+  /// The unique numeric job id (`squeue -O JobID`, `%A`); for an array task it differs
+  /// from `id.base`. Nil when the output did not have it.
+  public var jobIDRaw: Int?
 
   public init(
     id: JobID, rawID: String, name: String, state: String, reason: String = "",
     partition: String = "", gpus: Int = 0, submitTime: String? = nil, startTime: String? = nil,
-    user: String? = nil
+    user: String? = nil, jobIDRaw: Int? = nil
   ) {
     self.id = id
     self.rawID = rawID
@@ -149,6 +152,7 @@ public struct QueuedJob: Equatable, Sendable {
     self.submitTime = submitTime
     self.startTime = startTime
     self.user = user
+    self.jobIDRaw = jobIDRaw
   }
 }
 
@@ -167,11 +171,14 @@ public struct AccountingRecord: Equatable, Sendable {
   public var reason: String?
   public var start: String?
   public var end: String?
+  /// The `JobIDRaw` column: the unique numeric job id (for an array task it differs
+  /// from `id.base`). Nil when the output did not have it.
+  public var jobIDRaw: Int?
 
   public init(
     id: JobID, rawID: String, name: String, stateText: String, state: String,
     exitCode: Int? = nil, signal: Int? = nil, elapsed: String? = nil, reason: String? = nil,
-    start: String? = nil, end: String? = nil
+    start: String? = nil, end: String? = nil, jobIDRaw: Int? = nil
   ) {
     self.id = id
     self.rawID = rawID
@@ -184,6 +191,7 @@ public struct AccountingRecord: Equatable, Sendable {
     self.reason = reason
     self.start = start
     self.end = end
+    self.jobIDRaw = jobIDRaw
   }
 }
 

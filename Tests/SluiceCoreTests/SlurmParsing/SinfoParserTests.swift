@@ -13,9 +13,13 @@ final class SinfoParserTests: XCTestCase {
 
   func testSluiceFormat() throws {
     let text = [
-      usLine(["a0001", "gpu*", "mixed-", "8/24/0/32", "257000", "65536", "gpu:a100:4(S:0-1)", "gpu:a100:2(IDX:0-1)"]),
+      usLine([
+        "a0001", "gpu*", "mixed-", "8/24/0/32", "257000", "65536", "gpu:a100:4(S:0-1)", "gpu:a100:2(IDX:0-1)",
+      ]),
       usLine(["c1", "cpu", "IDLE+DRAIN", "0/0/32/32", "15867", "0", "(null)", "(null)"]),
-      usLine(["n9", "gpu", "idle", "0/32/0/32", "15867", "0", "gpu:a:2,gpu:b:2", "gpu:a:0(IDX:N/A),gpu:b:1(IDX:0)"]),
+      usLine([
+        "n9", "gpu", "idle", "0/32/0/32", "15867", "0", "gpu:a:2,gpu:b:2", "gpu:a:0(IDX:N/A),gpu:b:1(IDX:0)",
+      ]),
       "",
     ].joined(separator: "\n")
     let r = SinfoParser.parseNodes(text)
@@ -57,7 +61,8 @@ final class SinfoParserTests: XCTestCase {
   }
 
   func testCPUsState() {
-    XCTAssertEqual(SinfoParser.parseCPUsState("16/0/0/16"), CPUsState(allocated: 16, idle: 0, other: 0, total: 16))
+    XCTAssertEqual(
+      SinfoParser.parseCPUsState("16/0/0/16"), CPUsState(allocated: 16, idle: 0, other: 0, total: 16))
     for bad in ["", "1/2/3", "1/2/3/4/5", "a/b/c/d", "1//3/4", "-1/0/0/1"] {
       XCTAssertNil(SinfoParser.parseCPUsState(bad), bad)
     }
@@ -132,7 +137,9 @@ final class SinfoParserTests: XCTestCase {
   /// 25.05.3 real GPU cluster: sluice's columns in another order, space suffix.
   func testSample25_05SocketIdxDrainedMaint() throws {
     let text = try Fixture.text("sinfo-N-O-gres-socket-idx-noncontig-drained-maint-25.05.3.txt")
-    let fields = ["NodeList", "AllocMem", "Memory", "CPUsState", "StateLong", "Partition", "Gres", "GresUsed"]
+    let fields = [
+      "NodeList", "AllocMem", "Memory", "CPUsState", "StateLong", "Partition", "Gres", "GresUsed",
+    ]
     let r = SinfoParser.parseNodes(text, separator: " ", fields: fields)
     XCTAssertEqual(r.skipped, [])
     XCTAssertEqual(r.items.count, 23)
@@ -183,7 +190,9 @@ final class SinfoParserTests: XCTestCase {
   func testSample24_11MultiType() throws {
     let text = try Fixture.text(
       "sinfo-N-O-nodelist-mem-cpus-state-partition-gres-multitype-24.11.7.txt")
-    let fields = ["NodeList", "AllocMem", "Memory", "CPUsState", "StateLong", "Partition", "Gres", "GresUsed"]
+    let fields = [
+      "NodeList", "AllocMem", "Memory", "CPUsState", "StateLong", "Partition", "Gres", "GresUsed",
+    ]
     let r = SinfoParser.parseNodes(text, separator: " ", fields: fields)
     XCTAssertEqual(r.skipped, [])
     XCTAssertEqual(r.items.count, 25)
@@ -239,7 +248,8 @@ final class SinfoParserTests: XCTestCase {
     XCTAssertEqual([cs156.cpusAllocated, cs156.cpusIdle, cs156.cpusTotal], [56, 8, 64])
     XCTAssertEqual(cs156.memoryMB, 770000)
     XCTAssertNil(cs156.allocatedMemoryMB)
-    XCTAssertEqual(r.items.filter { $0.name == "cs25" }.map(\.partition), ["hw", "hw-l", "hw-m", "hw-h", "cdn"])
+    XCTAssertEqual(
+      r.items.filter { $0.name == "cs25" }.map(\.partition), ["hw", "hw-l", "hw-m", "hw-h", "cdn"])
     XCTAssertEqual(try node(r, "cs53").cpusIdle, 12)
   }
 

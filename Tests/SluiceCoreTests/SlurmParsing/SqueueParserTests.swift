@@ -10,12 +10,16 @@ final class SqueueParserTests: XCTestCase {
     perJob: String = "N/A", perNode: String = "N/A", alloc: String = "", submit: String = "N/A",
     start: String = "N/A", user: String = "alice"
   ) -> String {
-    usLine([jobID, arrayJobID, task, name, state, reason, partition, perJob, perNode, alloc, submit, start, user])
+    usLine([
+      jobID, arrayJobID, task, name, state, reason, partition, perJob, perNode, alloc, submit, start, user,
+    ])
   }
 
   func testSluiceFormatIdsAndGPUs() throws {
     let text = [
-      row("123", "123", "N/A", "plain", state: "RUNNING", reason: "None", alloc: "cpu=1,mem=500M,node=1,billing=1,gres/gpu=2",
+      row(
+        "123", "123", "N/A", "plain", state: "RUNNING", reason: "None",
+        alloc: "cpu=1,mem=500M,node=1,billing=1,gres/gpu=2",
         submit: "2026-03-10T12:34:28", start: "2026-03-10T12:34:51"),
       row("130", "124", "7", "task", perNode: "gres/gpu:a100:2"),
       row("124", "124", "4-9%3", "range", perJob: "gres:gpu:3"),
@@ -206,8 +210,10 @@ final class SqueueParserTests: XCTestCase {
   func testSampleDependencyReasonPipe() throws {
     let text = try Fixture.text("squeue-o-dependency-reason-pipe-unknown.txt")
     let rebuilt = SlurmText.lines(text).map { line -> String in
-      let (id, rest) = (line.split(separator: "|", maxSplits: 1).map(String.init)[0],
-        line.split(separator: "|", maxSplits: 1).map(String.init)[1])
+      let (id, rest) = (
+        line.split(separator: "|", maxSplits: 1).map(String.init)[0],
+        line.split(separator: "|", maxSplits: 1).map(String.init)[1]
+      )
       return usLine([id] + rest.split(separator: ";", omittingEmptySubsequences: false).map(String.init))
     }.joined(separator: "\n")
     let r = SqueueParser.parse(rebuilt, fields: ["JobArrayID", "Dependency", "ReasonList", "NumCPUs"])
@@ -242,7 +248,8 @@ final class SqueueParserTests: XCTestCase {
     XCTAssertTrue(r.items.contains { $0.state == "SUSPENDED" })
     XCTAssertTrue(
       r.items.contains {
-        $0.reason == "Nodes required for job are DOWN, DRAINED or reserved for jobs in higher priority partitions"
+        $0.reason
+          == "Nodes required for job are DOWN, DRAINED or reserved for jobs in higher priority partitions"
       })
     XCTAssertEqual(Set(r.items.compactMap(\.user)), ["alice", "bob", "carol", "dave", "eve", "frank"])
   }
@@ -287,7 +294,8 @@ final class SqueueParserTests: XCTestCase {
       let tpj = (j["tres_per_job"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? "N/A"
       let tpn = (j["tres_per_node"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? "N/A"
       return row(
-        String(id), String(arrayJob), task, j["name"] as? String ?? "", state: j["job_state"] as? String ?? "",
+        String(id), String(arrayJob), task, j["name"] as? String ?? "",
+        state: j["job_state"] as? String ?? "",
         reason: j["state_reason"] as? String ?? "", partition: j["partition"] as? String ?? "",
         perJob: tpj, perNode: tpn, alloc: j["tres_alloc_str"] as? String ?? "",
         submit: String(number(j["submit_time"]) ?? 0), user: j["user_name"] as? String ?? "")

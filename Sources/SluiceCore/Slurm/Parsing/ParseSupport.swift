@@ -56,83 +56,90 @@ public enum SlurmText {
   /// Splits text into lines at `\n`, dropping a `\r` before it. The last line is
   /// omitted when the text ends with a newline.
   public static func lines(_ text: String) -> [String] {
+    let bytes = Array(text.utf8)
     var out: [String] = []
-    var current = String.UnicodeScalarView()
-    for scalar in text.unicodeScalars {
-      if scalar == "\n" {
-        if current.last == "\r" { current.removeLast() }
-        out.append(String(current))
-        current = String.UnicodeScalarView()
-      } else {
-        current.append(scalar)
-      }
+    var start = 0
+    for i in bytes.indices where bytes[i] == 0x0A {
+      out.append(string(bytes, start, i > start && bytes[i - 1] == 0x0D ? i - 1 : i))
+      start = i + 1
     }
-    if !current.isEmpty {
-      if current.last == "\r" { current.removeLast() }
-      out.append(String(current))
+    if start < bytes.count {
+      let end = bytes[bytes.count - 1] == 0x0D ? bytes.count - 1 : bytes.count
+      out.append(string(bytes, start, end))
     }
     return out
   }
 
-  /// Splits `text` at every exact occurrence of `separator` (scalar by scalar). Empty
-  /// fields are kept. An empty separator returns the text whole.
+  /// Splits `text` at every exact occurrence of `separator`. Matching is on UTF-8
+  /// bytes, which for valid UTF-8 is matching on scalars: a separator is found even
+  /// when a combining mark follows it. Empty fields are kept. An empty separator
+  /// returns the text whole.
   public static func split(_ text: String, separator: String) -> [String] {
-    let sep = Array(separator.unicodeScalars)
-    guard !sep.isEmpty else { return [text] }
-    let scalars = Array(text.unicodeScalars)
+    let sep = Array(separator.utf8)
+    guard let first = sep.first else { return [text] }
+    let bytes = Array(text.utf8)
     var out: [String] = []
-    var current = String.UnicodeScalarView()
+    var start = 0
     var i = 0
-    while i < scalars.count {
-      if scalars[i] == sep[0], i + sep.count <= scalars.count,
-        Array(scalars[i..<(i + sep.count)]) == sep
-      {
-        out.append(String(current))
-        current = String.UnicodeScalarView()
+    while i + sep.count <= bytes.count {
+      if bytes[i] == first, sep.count == 1 || bytes[i..<(i + sep.count)].elementsEqual(sep) {
+        out.append(string(bytes, start, i))
         i += sep.count
+        start = i
       } else {
-        current.append(scalars[i])
         i += 1
       }
     }
-    out.append(String(current))
+    out.append(string(bytes, start, bytes.count))
     return out
   }
 
-  /// Whether `text` contains `separator` as an exact scalar sequence.
+  /// Whether `text` contains `separator` (exact UTF-8 match).
   public static func contains(_ text: String, _ separator: String) -> Bool {
-    guard !separator.isEmpty else { return false }
-    return split(text, separator: separator).count > 1
+    let sep = Array(separator.utf8)
+    guard let first = sep.first else { return false }
+    let bytes = Array(text.utf8)
+    var i = 0
+    while i + sep.count <= bytes.count {
+      if bytes[i] == first, bytes[i..<(i + sep.count)].elementsEqual(sep) { return true }
+      i += 1
+    }
+    return false
   }
 
   /// Splits at runs of spaces and tabs, dropping empty fields.
   public static func splitWhitespace(_ text: String) -> [String] {
+    let bytes = Array(text.utf8)
     var out: [String] = []
-    var current = String.UnicodeScalarView()
-    for scalar in text.unicodeScalars {
-      if isBlank(scalar) {
-        if !current.isEmpty {
-          out.append(String(current))
-          current = String.UnicodeScalarView()
+    var start: Int?
+    for i in bytes.indices {
+      if bytes[i] == 0x20 || bytes[i] == 0x09 {
+        if let s = start {
+          out.append(string(bytes, s, i))
+          start = nil
         }
-      } else {
-        current.append(scalar)
+      } else if start == nil {
+        start = i
       }
     }
-    if !current.isEmpty { out.append(String(current)) }
+    if let s = start { out.append(string(bytes, s, bytes.count)) }
     return out
   }
 
   /// Trims spaces, tabs, `\r`, `\n` and the ASCII record separator U+001E.
   public static func trim(_ text: String) -> String {
-    let scalars = Array(text.unicodeScalars)
+    let bytes = Array(text.utf8)
     var start = 0
-    var end = scalars.count
-    while start < end, isTrimmable(scalars[start]) { start += 1 }
-    while end > start, isTrimmable(scalars[end - 1]) { end -= 1 }
-    var view = String.UnicodeScalarView()
-    view.append(contentsOf: scalars[start..<end])
-    return String(view)
+    var end = bytes.count
+    func trimmable(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D || b == 0x0A || b == 0x1E }
+    while start < end, trimmable(bytes[start]) { start += 1 }
+    while end > start, trimmable(bytes[end - 1]) { end -= 1 }
+    if start == 0, end == bytes.count { return text }
+    return string(bytes, start, end)
+  }
+
+  static func string(_ bytes: [UInt8], _ from: Int, _ to: Int) -> String {
+    String(decoding: bytes[from..<to], as: UTF8.self)
   }
 
   /// `nil` for the values Slurm prints when a field has no value: empty, `N/A`,
@@ -180,10 +187,6 @@ public enum SlurmText {
   }
 
   static func isBlank(_ s: Unicode.Scalar) -> Bool { s == " " || s == "\t" }
-
-  static func isTrimmable(_ s: Unicode.Scalar) -> Bool {
-    s == " " || s == "\t" || s == "\r" || s == "\n" || s == "\u{1e}"
-  }
 }
 
 /// Reads one line of column output: split by a separator when the line contains it,

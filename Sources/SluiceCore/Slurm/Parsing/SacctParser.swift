@@ -69,7 +69,8 @@ public enum SacctParser {
   /// Values: `state` is the leading upper-case word of `stateText` (`CANCELLED by 0`
   /// → `CANCELLED`, `CANCELLED+` → `CANCELLED`); `ExitCode` `code:signal`;
   /// `Elapsed`/`Start`/`End`/`Reason` equal to `None`, `Unknown`, `N/A` or empty
-  /// become nil. `rawID` is the `JobID` text (or `JobIDRaw` when there is no JobID).
+  /// become nil. `rawID` is the `JobID` text (or `JobIDRaw` when there is no JobID);
+  /// `jobIDRaw` the number in `JobIDRaw` (`37` for `37.batch`).
   public static func parse(
     _ text: String, delimiter: String = SlurmQueries.fieldSeparator, fields: [String] = fields
   ) -> SacctResult {
@@ -113,7 +114,8 @@ public enum SacctParser {
         elapsed: column[.elapsed].flatMap(SlurmText.nonEmpty),
         reason: column[.reason].flatMap(SlurmText.nonEmpty),
         start: column[.start].flatMap(SlurmText.nonEmpty),
-        end: column[.end].flatMap(SlurmText.nonEmpty))
+        end: column[.end].flatMap(SlurmText.nonEmpty),
+        jobIDRaw: column[.jobIDRaw].flatMap { JobID.parseStep($0)?.job.base })
       if let step = parsed.step {
         result.steps.append(SacctStep(step: step, record: record))
       } else {

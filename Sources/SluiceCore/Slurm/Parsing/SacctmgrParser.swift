@@ -72,8 +72,10 @@ public enum SacctmgrParser {
     for (i, f) in rows(text, delimiter, associationFields.count, &result.skipped) {
       if f[0].lowercased() == "cluster", f[1].lowercased() == "account" { continue }
       guard let limits = numbers(Array(f[5...8])) else {
-        result.skipped.append(SkippedLine(lineNumber: i, text: f.joined(separator: delimiter),
-          reason: "unreadable limit"))
+        result.skipped.append(
+          SkippedLine(
+            lineNumber: i, text: f.joined(separator: delimiter),
+            reason: "unreadable limit"))
         continue
       }
       let qos = f[4].split(separator: ",").map { SlurmText.trim(String($0)) }.filter { !$0.isEmpty }
@@ -91,8 +93,10 @@ public enum SacctmgrParser {
     for (i, f) in rows(text, delimiter, qosFields.count, &result.skipped) {
       if f[0].lowercased() == "name", f[1].lowercased() == "maxjobspu" { continue }
       guard !f[0].isEmpty, let limits = numbers([f[1], f[2]]) else {
-        result.skipped.append(SkippedLine(lineNumber: i, text: f.joined(separator: delimiter),
-          reason: "no name or unreadable limit"))
+        result.skipped.append(
+          SkippedLine(
+            lineNumber: i, text: f.joined(separator: delimiter),
+            reason: "no name or unreadable limit"))
         continue
       }
       let gpuPairs = Tres.pairs(f[3]).filter { $0.key == "gres/gpu" }
@@ -127,7 +131,8 @@ public enum SacctmgrParser {
     var submit: [(Int, String)] = []
     var running: [(Int, String)] = []
     for a in assocs {
-      let who = "association \(a.account)/\(a.user)" + (a.partition.isEmpty ? "" : " partition \(a.partition)")
+      let who =
+        "association \(a.account)/\(a.user)" + (a.partition.isEmpty ? "" : " partition \(a.partition)")
       if let v = a.maxSubmit { submit.append((v, "\(who) MaxSubmit=\(v)")) }
       if let v = a.grpSubmit { submit.append((v, "\(who) GrpSubmit=\(v)")) }
       if let v = a.maxJobs { running.append((v, "\(who) MaxJobs=\(v)")) }
@@ -159,7 +164,8 @@ public enum SacctmgrParser {
       if f.count == count + 1, f.last == "" { f.removeLast() }
       guard f.count == count else {
         skipped.append(
-          SkippedLine(lineNumber: index + 1, text: line, reason: "expected \(count) fields, found \(f.count)"))
+          SkippedLine(lineNumber: index + 1, text: line, reason: "expected \(count) fields, found \(f.count)")
+        )
         continue
       }
       out.append((index + 1, f))

@@ -104,6 +104,7 @@ public enum ScontrolParser {
       let indented = line.unicodeScalars.first.map(SlurmText.isBlank) ?? false
       if !indented { finish() }
       var record = current ?? ScontrolRecord()
+      current = nil  // keep one reference, so appending does not copy the fields
       let lineBegin = record.fields.count
       var canContinue = false
       for word in SlurmText.splitWhitespace(line) {
@@ -219,6 +220,6 @@ public enum ScontrolParser {
       partition: record["Partition"] ?? "", gpus: gpus,
       submitTime: record["SubmitTime"].flatMap(SlurmText.nonEmpty),
       startTime: record["StartTime"].flatMap(SlurmText.nonEmpty),
-      user: user.flatMap(SlurmText.nonEmpty))
+      user: user.flatMap(SlurmText.nonEmpty), jobIDRaw: jobID.base)
   }
 }

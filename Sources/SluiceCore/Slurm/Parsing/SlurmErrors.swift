@@ -3,9 +3,11 @@ import Foundation
 /// Classifies what a failed Slurm command printed. Matching is by case-insensitive
 /// substring, in this order (first match wins):
 ///
-/// 1. accounting storage unusable (`Slurm accounting storage is disabled`, `Problem
-///    talking to the database`, sacctmgr's `not running a supported
-///    accounting_storage plugin`) → `.accountingDisabled`;
+/// 1. accounting storage disabled (sacct's `Slurm accounting storage is disabled`,
+///    sacctmgr's `You are not running a supported accounting_storage plugin`, as
+///    captured on 22.05 with `AccountingStorageType=accounting_storage/none`) →
+///    `.accountingDisabled`. Not `Problem talking to the database`: 22.05 prints that
+///    when slurmdbd is down, which is rule 5 (transient);
 /// 2. submit-count limits (`QOSMaxSubmitJobPerUserLimit`, `AssocMaxSubmitJobLimit`,
 ///    `MaxSubmitJobsPerUser`, group/account variants) → `.transient`;
 /// 3. per-job size/time limit reasons (`QOSMaxWallDurationPerJobLimit`,
@@ -14,8 +16,8 @@ import Foundation
 /// 4. invalid requests (partition, account, QOS, time limit, GRES, node
 ///    configuration, node count, memory, processors, permissions, user id, ...) →
 ///    `.permanent`;
-/// 5. controller unreachable, timeouts, rate limits, `temporarily unable to accept
-///    job`, drained partition → `.transient`;
+/// 5. controller or slurmdbd unreachable, timeouts, rate limits, `temporarily
+///    unable to accept job`, drained partition → `.transient`;
 /// 6. the bare `Job violates accounting/QOS policy (job submit limit, ...)` →
 ///    `.transient` (most often a submit limit);
 /// 7. anything else: `.transient` when nothing was printed or the exit code says the
@@ -24,7 +26,6 @@ import Foundation
 public enum SlurmErrors {
   static let accountingDisabled = [
     "accounting storage is disabled",
-    "problem talking to the database",
     "not running a supported accounting_storage plugin",
   ]
 
@@ -44,6 +45,7 @@ public enum SlurmErrors {
 
   static let permanent = [
     "invalid partition name specified",
+    "invalid partition specified",
     "invalid account or account/partition combination specified",
     "invalid qos specification",
     "invalid time limit specification",
@@ -53,11 +55,14 @@ public enum SlurmErrors {
     "requested node configuration is not available",
     "node count specification invalid",
     "memory required by task is not available",
+    "memory specification can not be satisfied",
     "more processors requested than permitted",
     "access/permission denied",
     "access denied",
     "user's group not permitted to use this partition",
     "invalid user id",
+    "invalid job id",
+    "error: invalid --",
     "invalid group id",
     "invalid job array specification",
     "invalid feature specification",
@@ -84,6 +89,8 @@ public enum SlurmErrors {
 
   static let transient = [
     "unable to contact slurm controller",
+    "problem talking to the database",
+    "failed to open persistent connection",
     "socket timed out on send/recv operation",
     "zero bytes were transmitted or received",
     "connection refused",

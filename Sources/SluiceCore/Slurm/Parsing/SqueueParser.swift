@@ -54,7 +54,8 @@ public enum SqueueParser {
   /// The id: `JobArrayID` (`%i` form) when present; else `JobID`, which is used
   /// whole when compound (`93+0`, `123_7`), and otherwise combined with
   /// `ArrayJobID` + `ArrayTaskID` (`N/A` = not an array; a number = one task; a
-  /// range such as `4-9%3` = pending tasks). `rawID` is the `%i`-style text.
+  /// range such as `4-9%3` = pending tasks). `rawID` is the `%i`-style text;
+  /// `jobIDRaw` the plain number in `JobID`, when it is one.
   ///
   /// GPUs: the `gres/gpu` count in `tres-alloc` when non-zero (the job has its
   /// allocation), else `tres-per-job`, else `tres-per-node` times `NumNodes` (1 when
@@ -101,7 +102,8 @@ public enum SqueueParser {
           reason: reason, partition: column[.partition] ?? "", gpus: gpus(column),
           submitTime: column[.submitTime].flatMap(SlurmText.nonEmpty),
           startTime: column[.startTime].flatMap(SlurmText.nonEmpty),
-          user: column[.user].flatMap(SlurmText.nonEmpty)))
+          user: column[.user].flatMap(SlurmText.nonEmpty),
+          jobIDRaw: column[.jobID].flatMap { SlurmText.strictInt(SlurmText.trim($0)) }))
     }
     return result
   }
