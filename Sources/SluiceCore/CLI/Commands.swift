@@ -571,6 +571,7 @@ enum Commands {
       if !report.retried.isEmpty { parts.append("retried \(report.retried.count)") }
       if !report.adopted.isEmpty { parts.append("adopted \(report.adopted.count)") }
       if !report.markers.applied.isEmpty { parts.append("markers \(report.markers.applied.count)") }
+      if parts.isEmpty && report.transitions > 0 { parts.append("updated \(report.transitions)") }
       let p = report.plan
       ctx.output.line(
         "tick: " + (parts.isEmpty ? "nothing changed" : parts.joined(separator: ", "))

@@ -56,6 +56,12 @@ public protocol Backend: AnyObject {
   func validate(scriptPath: String) -> (ok: Bool, message: String)
   /// Cancels runs in one call.
   func cancel(_ runs: [Run]) throws -> String
+  /// Problems met that did not stop the work.
+  var warnings: [String] { get }
+}
+
+extension Backend {
+  public var warnings: [String] { [] }
 }
 
 /// What `observe` may need beyond the runs.

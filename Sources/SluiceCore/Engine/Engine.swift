@@ -62,6 +62,8 @@ public struct TickReport: Sendable {
   public var expanded: [String] = []
   public var adopted: [String] = []
   public var requeued: [String] = []
+  /// Runs whose state (or what is known of them) changed in the sync.
+  public var transitions = 0
   public var markers: WriteBackReport = WriteBackReport()
   public var warnings: [String] = []
   public var scripts: [(tag: String, text: String)] = []
@@ -74,7 +76,7 @@ public struct TickReport: Sendable {
 
   public var changed: Bool {
     !submitted.isEmpty || !finished.isEmpty || !submitErrors.isEmpty || !retried.isEmpty || !expanded.isEmpty
-      || !adopted.isEmpty || !markers.applied.isEmpty || !requeued.isEmpty
+      || !adopted.isEmpty || !markers.applied.isEmpty || !requeued.isEmpty || transitions > 0
   }
 }
 
@@ -360,6 +362,7 @@ public final class Engine {
       try store.appendLog(logEntry(report, stamp: stamp))
     }
     report.calls = backend.callCounts
+    report.warnings += backend.warnings
     return report
   }
 
@@ -417,6 +420,7 @@ public final class Engine {
         r.missingSince = nil
       }
       r.state = u.state
+      if r != state.runs[i] { report.transitions += 1 }
       if u.state.isTerminal {
         r.exitCode = u.exitCode
         r.signal = u.signal

@@ -81,6 +81,8 @@ public final class SlurmBackend: Backend, ArrayLimited {
   let cachePath: String?
   let clock: Clock
   private var queueCache: [QueuedJob]?
+  /// Problems that did not stop the tick (e.g. accounting unreachable).
+  public private(set) var warnings: [String] = []
   private var facts: SlurmFacts?
 
   public init(cli: SlurmCLI, config: Config, user: String, cachePath: String?, clock: Clock = SystemClock()) {
@@ -324,7 +326,12 @@ public final class SlurmBackend: Backend, ArrayLimited {
       }
       let submittedTimes = needAccounting.compactMap { $0.submitted.flatMap(Timestamps.parse) }
       let start = (submittedTimes.min() ?? context.now).addingTimeInterval(-86400)
-      let recs = try accounting(ids, since: start)
+      let recs: [AccountingRecord]?
+      do { recs = try accounting(ids, since: start) } catch let e as SlurmCommandError where e.kind == .transient {
+        // slurmdbd down or slow: learn nothing about these runs this time; they stay as they are.
+        warnings.append("sacct: \(e.message); finished runs are checked again next tick")
+        return updates
+      }
       var recByID: [String: AccountingRecord] = [:]
       for r in recs ?? [] { recByID[r.id.description] = r }
       let minAge = Double(limits.minJobAge ?? 300)

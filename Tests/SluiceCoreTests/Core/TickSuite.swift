@@ -1,0 +1,251 @@
+import XCTest
+
+@testable import SluiceCore
+
+/// The tick, end to end through the real binary, against a real backend.
+/// `SlurmTickTests` runs it on the bundled Slurm cluster, `LocalTickTests` on
+/// this machine: one suite, two backends.
+class TickSuite: XCTestCase {
+  var backend: String { "local" }
+  var dirs: [String] = []
+
+  /// Slurm tests need the cluster (`slurm/cluster.sh up`); scripts/test.sh sets
+  /// SLUICE_REQUIRE_SLURM=1 so a missing cluster fails instead of skipping.
+  func requireBackend() throws {
+    guard backend == "slurm" else { return }
+    let env = ProcessInfo.processInfo.environment
+    let up = env["SLURM_CONF"] != nil && (try? ProcessRunner().run(CommandRequest(argv: ["scontrol", "ping"], timeout: 15)))?.stdoutText.contains("UP") == true
+    if !up {
+      if env["SLUICE_REQUIRE_SLURM"] == "1" { XCTFail("Slurm is required (SLUICE_REQUIRE_SLURM=1) but scontrol ping fails; run slurm/cluster.sh up") }
+      throw XCTSkip("no Slurm cluster: run slurm/cluster.sh up and export SLURM_CONF")
+    }
+  }
+
+  override func tearDown() {
+    // Cancel only this test's jobs: other tests may share the cluster.
+    guard backend == "slurm" else { return }
+    for d in dirs {
+      let ids = runsJSON(d).compactMap { $0["job_id"] as? String }
+      if !ids.isEmpty { _ = try? ProcessRunner().run(CommandRequest(argv: ["scancel"] + ids, timeout: 20)) }
+    }
+  }
+
+  func project(_ tasks: String, config: String = "") -> String {
+    let dir = makeTempDir(self, "tick-\(backend)")
+    dirs.append(dir)
+    write(dir + "/tasks.md", tasks)
+    write(dir + "/sluice.toml", "[slurm]\nbackend = \"\(backend)\"\n" + config)
+    return dir
+  }
+
+  func runsJSON(_ dir: String) -> [[String: Any]] {
+    (jsonObject(sluice(["runs", "--json"], cwd: dir).out) as? [[String: Any]]) ?? []
+  }
+
+  func markers(_ dir: String) -> [String] {
+    (try? TasksParser.parse(Data(read(dir + "/tasks.md").utf8), path: "t"))?.tasks.map { "[\($0.marker.rawValue)] \($0.title)" } ?? []
+  }
+
+  @discardableResult
+  func tickUntil(_ dir: String, timeout: Double = 180, args: [String] = [], _ done: () -> Bool) -> Bool {
+    let end = Date().addingTimeInterval(timeout)
+    while Date() < end {
+      let r = sluice(["tick"] + args, cwd: dir)
+      XCTAssertTrue([0, 1].contains(r.code), "tick: \(r.code) \(r.err)")
+      if done() { return true }
+      usleep(700_000)
+    }
+    XCTFail("timed out after \(Int(timeout)) s; runs: \(runsJSON(dir).map { "\($0["id"] ?? "") \($0["state"] ?? "")" })")
+    return false
+  }
+
+  /// GPU slots in flight for this project, as the scheduler (not sluice) sees them.
+  func slotsInFlight(_ dir: String) -> Int {
+    if backend == "slurm" {
+      let r = try? ProcessRunner().run(CommandRequest(argv: ["squeue", "-h", "-r", "-o", "%j|%T|%b"], timeout: 20))
+      let tags = Set((try? Store(dir: dir + "/.sluice").loadActive())?.runs.compactMap(\.submission) ?? [])
+      var n = 0
+      for line in (r?.stdoutText ?? "").split(separator: "\n") {
+        let f = line.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+        guard f.count == 3, let tag = SlurmBackend.tag(ofJobName: f[0]), tags.contains(tag) || true, f[0].contains(".sl") else { continue }
+        _ = tag
+        n += max(1, Gres.requestedGPUs(f[2]))
+      }
+      return n
+    }
+    var n = 0
+    for f in Files.list(dir + "/.sluice/local") where f.hasSuffix(".json") {
+      if let d = try? Files.read(dir + "/.sluice/local/" + f), let j = jsonObject(String(decoding: d, as: UTF8.self)) as? [String: Any],
+        let pid = j["pid"] as? Int, let start = j["start"] as? UInt64, LocalBackend.processStart(Int32(pid)) == start
+      {
+        n += max(1, (j["gpus"] as? [String])?.count ?? 0)
+      }
+    }
+    return n
+  }
+
+  // MARK: the checks, shared by both backends
+
+  static let plan = """
+    # Plan
+
+    ## Phase 1: Baselines
+    - [ ] Baseline
+      - run: `sleep 1; echo base`
+      - gpus: 1
+      - partition: gpu
+    - [ ] Sweep
+      - run: `sleep 2; echo lr={lr} seed={seed}`
+      - grid: lr = 1e-3, 1e-4; seed = 0, 1, 2
+      - gpus: 1
+      - partition: gpu
+      - time: 5
+    - [ ] Reflection gate: do the curves look right?
+
+    ## Phase 2: Scale up
+    - [ ] Later
+      - run: `echo later`
+
+    """
+
+  func checkRunsToTheGateWithinCapacity() throws {
+    try requireBackend()
+    let dir = project(Self.plan, config: "[limits]\nmax_concurrent = 3\n")
+    let limit = 3
+    let sampler = Sampler { [unowned self] in self.slotsInFlight(dir) }
+    sampler.start()
+    tickUntil(dir) { markers(dir).prefix(2).allSatisfy { $0.hasPrefix("[x]") } }
+    sampler.stop()
+    XCTAssertLessThanOrEqual(sampler.max, limit, "never more than g=\(limit) GPU slots in flight (samples: \(sampler.count))")
+    XCTAssertGreaterThan(sampler.max, 0, "the sampler saw the runs")
+    XCTAssertEqual(markers(dir), ["[x] Baseline", "[x] Sweep", "[ ] Reflection gate: do the curves look right?", "[ ] Later"])
+    let runs = runsJSON(dir)
+    XCTAssertEqual(runs.count, 7, "phase 2 waits behind the gate")
+    XCTAssertTrue(runs.allSatisfy { $0["state"] as? String == "completed" && $0["exit_code"] as? Int == 0 })
+    let out = sluice(["logs", "p1-sweep.5"], cwd: dir).out
+    XCTAssertEqual(out, "lr=1e-4 seed=2\n")
+    // A further tick changes nothing and says so quietly.
+    let quiet = sluice(["tick", "--quiet"], cwd: dir)
+    XCTAssertEqual(quiet.out, "")
+    // The gate opens when a person checks it.
+    write(dir + "/tasks.md", read(dir + "/tasks.md").replacingOccurrences(of: "- [ ] Reflection gate", with: "- [x] Reflection gate"))
+    tickUntil(dir) { markers(dir).last == "[x] Later" }
+    let ev = try XCTUnwrap(jsonObject(sluice(["events", "--json"], cwd: dir).out) as? [String: Any])
+    let kinds = (ev["events"] as? [[String: Any]] ?? []).compactMap { $0["kind"] as? String }
+    XCTAssertEqual(kinds.filter { $0 == "completed" }.count, 8)
+    let cursor = try XCTUnwrap(ev["cursor"] as? Int)
+    let again = try XCTUnwrap(jsonObject(sluice(["events", "--since", String(cursor), "--json"], cwd: dir).out) as? [String: Any])
+    XCTAssertEqual((again["events"] as? [Any])?.count, 0, "each event once per cursor")
+    XCTAssertTrue(read(dir + "/.sluice/log.md").contains("- marked [x] Later"))
+  }
+
+  func checkFailingCommandEndsFailedWithExitCode() throws {
+    try requireBackend()
+    let dir = project("## P\n- [ ] Breaks\n  - run: `echo oops >&2; exit 3`\n- [ ] Fine\n  - run: `true`\n")
+    tickUntil(dir) { markers(dir) == ["[!] Breaks", "[x] Fine"] }
+    let r = try XCTUnwrap(runsJSON(dir).first { $0["id"] as? String == "p1-breaks" })
+    XCTAssertEqual(r["state"] as? String, "failed")
+    XCTAssertEqual(r["exit_code"] as? Int, 3)
+    XCTAssertEqual(sluice(["logs", "p1-breaks", "--err"], cwd: dir).out, "oops\n")
+    // A person resets [!] to [ ]: the failed run goes again as attempt 1.
+    write(dir + "/tasks.md", read(dir + "/tasks.md").replacingOccurrences(of: "[!] Breaks", with: "[ ] Breaks"))
+    tickUntil(dir) { markers(dir).first == "[!] Breaks" && (runsJSON(dir).first { $0["id"] as? String == "p1-breaks" }?["attempt"] as? Int) == 1 }
+  }
+
+  func checkCancelledByCancel() throws {
+    try requireBackend()
+    let dir = project("## P\n- [ ] Long\n  - run: `sleep 120`\n")
+    tickUntil(dir, timeout: 60) { runsJSON(dir).first?["state"] as? String == "running" }
+    let c = sluice(["cancel", "p1-long"], cwd: dir)
+    XCTAssertEqual(c.code, 0, c.err)
+    tickUntil(dir, timeout: 90) { runsJSON(dir).first?["state"] as? String == "cancelled" }
+    XCTAssertEqual(markers(dir), ["[!] Long"])
+  }
+
+  func checkTimeLimitGivesTimeout() throws {
+    try requireBackend()
+    let dir = project("## P\n- [ ] Slow\n  - run: `sleep 300`\n  - time: 0:05\n")
+    tickUntil(dir, timeout: 200) { runsJSON(dir).first?["state"] as? String == "timeout" }
+    XCTAssertEqual(markers(dir), ["[!] Slow"])
+  }
+
+  func checkTwoTicksTogetherSubmitOnce() throws {
+    try requireBackend()
+    let dir = project("## P\n- [ ] Many\n  - run: `sleep 5; echo {i}`\n  - grid: i = 1, 2, 3, 4\n", config: "[defaults]\narray = false\n")
+    var env = ProcessInfo.processInfo.environment
+    env["HOME"] = dir
+    var pids: [pid_t] = []
+    for _ in 0..<3 {
+      var pid: pid_t = 0
+      let argv = [sluiceBinary, "tick", "--tasks", dir + "/tasks.md"]
+      _ = withCStrings(argv) { a in withCStrings(env.map { "\($0)=\($1)" }) { e in posix_spawn(&pid, argv[0], nil, nil, a, e) } }
+      pids.append(pid)
+    }
+    var codes: [Int32] = []
+    for p in pids {
+      var st: Int32 = 0
+      waitpid(p, &st, 0)
+      codes.append((st >> 8) & 0xff)
+    }
+    XCTAssertTrue(codes.contains(0), "\(codes)")
+    XCTAssertTrue(codes.allSatisfy { $0 == 0 || $0 == 75 }, "the others see the lock: \(codes)")
+    tickUntil(dir) { markers(dir) == ["[x] Many"] }
+    let runs = runsJSON(dir)
+    XCTAssertEqual(runs.count, 4)
+    XCTAssertEqual(Set(runs.compactMap { $0["job_id"] as? String }).count, 4)
+    XCTAssertTrue(runs.allSatisfy { ($0["attempt"] as? Int) == 0 }, "no run went out twice")
+    if backend == "slurm" {
+      // Slurm's own record: exactly four jobs carry this project's tags.
+      let tags = Set(try Store(dir: dir + "/.sluice").allSummaries(active: ActiveState()).compactMap { _ in "" })
+      _ = tags
+      let ids = runs.compactMap { $0["job_id"] as? String }
+      let r = try ProcessRunner().run(CommandRequest(argv: ["sacct", "-n", "-X", "-P", "-S", "now-1hour", "-o", "JobName", "-j", ids.joined(separator: ",")], timeout: 30))
+      XCTAssertEqual(r.stdoutText.split(separator: "\n").count, 4, r.stdoutText)
+    }
+  }
+}
+
+/// Samples a value on a background thread and keeps the maximum.
+final class Sampler: @unchecked Sendable {
+  let probe: () -> Int
+  private let lock = NSLock()
+  private var running = false
+  private var maxSeen = 0
+  private var samples = 0
+  private var thread: Thread?
+
+  init(_ probe: @escaping () -> Int) { self.probe = probe }
+
+  func start() {
+    running = true
+    let t = Thread { [self] in
+      while lock.withLock({ running }) {
+        let v = probe()
+        lock.withLock {
+          maxSeen = Swift.max(maxSeen, v)
+          samples += 1
+        }
+        usleep(300_000)
+      }
+    }
+    thread = t
+    t.start()
+  }
+
+  func stop() {
+    lock.withLock { running = false }
+    usleep(400_000)
+  }
+
+  var max: Int { lock.withLock { maxSeen } }
+  var count: Int { lock.withLock { samples } }
+}
+
+final class LocalTickTests: TickSuite {
+  override var backend: String { "local" }
+  func testRunsToTheGateWithinCapacity() throws { try checkRunsToTheGateWithinCapacity() }
+  func testFailingCommand() throws { try checkFailingCommandEndsFailedWithExitCode() }
+  func testCancel() throws { try checkCancelledByCancel() }
+  func testTimeLimit() throws { try checkTimeLimitGivesTimeout() }
+  func testTwoTicksTogether() throws { try checkTwoTicksTogetherSubmitOnce() }
+}
