@@ -234,7 +234,9 @@ StoragePass=$(db_pass)
 EOF
 }
 
+FRESH=no
 make_dirs() {
+  [ -d "$DIR/state" ] || FRESH=yes
   mkdir -p "$DIR" "$DIR/state" "$DIR/spool" "$DIR/run" "$DIR/log" "$DIR/dev" "$DIR/scratch"
   chmod 755 "$DIR" "$DIR/spool" "$DIR/run" "$DIR/log" "$DIR/dev"
   chmod 700 "$DIR/state"
@@ -332,6 +334,11 @@ ensure_mariadb() {
 ensure_db_user() {
   local pass
   pass=$(db_pass)
+  if [ $FRESH = yes ] && ! dbd_pid >/dev/null; then
+    # New runtime dir = new cluster: forget jobs recorded by an earlier one
+    # (job ids restart at 1 and would collide in sacct).
+    mysql_root -e "DROP DATABASE IF EXISTS \`$DB_NAME\`" || die "could not reset database $DB_NAME"
+  fi
   mysql_root <<EOF || die "could not create the slurmdbd database user"
 CREATE DATABASE IF NOT EXISTS \`$DB_NAME\`;
 CREATE USER IF NOT EXISTS '$DB_USER'@'localhost' IDENTIFIED BY '$pass';
