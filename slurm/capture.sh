@@ -67,7 +67,7 @@ argument). \`INDEX.tsv\` lists file, exit code, seconds and command per capture.
   is printed (see \`sinfo-nodes-idle-nocolon\`). A 70-character job name comes
   through whole (job \`cap-pending-...\`).
 - squeue \`-O JobID\` is the numeric job id: for pending array tasks it is the
-  array's id (all of \`8_2\`..\`8_5\` show JobID 8, with -r), for running tasks
+  array's id (e.g. with -r all of \`8_2\`..\`8_5\` show JobID 8), for running tasks
   their own id; \`JobArrayID\` (and \`-o %i\`) give \`8_2\` / \`8_[2-5%2]\`.
   Without -r the pending rest of an array is one line with ArrayTaskID \`2-5%2\`.
 - squeue \`tres-per-job\` is \`gres:gpu:1\` for \`--gpus=1\`; \`tres-per-node\` is
