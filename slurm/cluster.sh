@@ -315,7 +315,7 @@ ensure_mariadb() {
   log "starting MariaDB"
   mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld
   if [ -x /etc/init.d/mariadb ]; then
-    /etc/init.d/mariadb start </dev/null >"$DIR/log/mariadb-start.log" 2>&1
+    setsid /etc/init.d/mariadb start </dev/null >"$DIR/log/mariadb-start.log" 2>&1
   else
     (setsid /usr/bin/mysqld_safe </dev/null >"$DIR/log/mariadb-start.log" 2>&1 &)
   fi
@@ -545,8 +545,9 @@ cmd_up() {
 
   ensure_munge
   if [ $accounting = yes ]; then
+    # MariaDB may have died under a running slurmdbd: always make sure it answers.
+    ensure_mariadb
     if ! dbd_pid >/dev/null || [ ! -e "$DIR/run/accounting.ready" ]; then
-      ensure_mariadb
       ensure_db_user
       start_dbd
       setup_accounting

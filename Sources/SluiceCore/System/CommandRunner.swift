@@ -86,6 +86,9 @@ public struct ProcessRunner: CommandRunning {
 
   public func run(_ request: CommandRequest) throws -> CommandResult {
     guard let program = request.argv.first else { throw CommandRunnerError.notFound("") }
+    if let dir = request.workingDirectory, !Files.isDirectory(dir) {
+      throw CommandRunnerError.spawnFailed(program + " (in \(dir))", ENOENT)
+    }
     let start = Date()
     var outPipe: [Int32] = [0, 0]
     var errPipe: [Int32] = [0, 0]

@@ -21,18 +21,17 @@ class TickSuite: XCTestCase {
     }
   }
 
-  override func tearDown() {
-    // Cancel only this test's jobs: other tests may share the cluster.
-    guard backend == "slurm" else { return }
-    for d in dirs {
-      let ids = runsJSON(d).compactMap { $0["job_id"] as? String }
-      if !ids.isEmpty { _ = try? ProcessRunner().run(CommandRequest(argv: ["scancel"] + ids, timeout: 20)) }
-    }
-  }
-
   func project(_ tasks: String, config: String = "") -> String {
     let dir = makeTempDir(self, "tick-\(backend)")
     dirs.append(dir)
+    if backend == "slurm" {
+      // Runs before the folder is removed (teardown blocks run last-in first-out).
+      // Cancels only this test's jobs: other tests may share the cluster.
+      addTeardownBlock { [unowned self] in
+        let ids = self.runsJSON(dir).compactMap { $0["job_id"] as? String }
+        if !ids.isEmpty { _ = try? ProcessRunner().run(CommandRequest(argv: ["scancel"] + ids, timeout: 20)) }
+      }
+    }
     write(dir + "/tasks.md", tasks)
     write(dir + "/sluice.toml", "[slurm]\nbackend = \"\(backend)\"\n" + config)
     return dir
@@ -248,4 +247,97 @@ final class LocalTickTests: TickSuite {
   func testCancel() throws { try checkCancelledByCancel() }
   func testTimeLimit() throws { try checkTimeLimitGivesTimeout() }
   func testTwoTicksTogether() throws { try checkTwoTicksTogetherSubmitOnce() }
+}
+
+final class SlurmTickTests: TickSuite {
+  override var backend: String { "slurm" }
+  func testRunsToTheGateWithinCapacity() throws { try checkRunsToTheGateWithinCapacity() }
+  func testFailingCommand() throws { try checkFailingCommandEndsFailedWithExitCode() }
+  func testCancel() throws { try checkCancelledByCancel() }
+  func testTimeLimit() throws { try checkTimeLimitGivesTimeout() }
+  func testTwoTicksTogether() throws { try checkTwoTicksTogetherSubmitOnce() }
+
+  func testCancelledByHandWithScancel() throws {
+    try requireBackend()
+    let dir = project("## P\n- [ ] Long\n  - run: `sleep 120`\n")
+    tickUntil(dir, timeout: 60) { runsJSON(dir).first?["state"] as? String == "running" }
+    let job = try XCTUnwrap(runsJSON(dir).first?["job_id"] as? String)
+    XCTAssertEqual(try ProcessRunner().run(CommandRequest(argv: ["scancel", job])).exitCode, 0)
+    tickUntil(dir, timeout: 90) { runsJSON(dir).first?["state"] as? String == "cancelled" }
+    XCTAssertEqual(markers(dir), ["[!] Long"])
+  }
+
+  func testInvalidPartitionFailsOneRunWithSlurmsMessage() throws {
+    try requireBackend()
+    let dir = project("## P\n- [ ] Wrong\n  - run: `true`\n  - partition: nosuchpartition\n- [ ] Right\n  - run: `true`\n")
+    tickUntil(dir) { markers(dir) == ["[!] Wrong", "[x] Right"] }
+    let wrong = try XCTUnwrap(jsonObject(sluice(["show", "p1-wrong", "--json"], cwd: dir).out) as? [String: Any])
+    XCTAssertEqual(wrong["state"] as? String, "failed")
+    XCTAssertTrue((wrong["submit_error"] as? String ?? "").contains("Invalid partition name specified"), "\(wrong)")
+    XCTAssertNil(wrong["job_id"] as? String)
+    let ev = sluice(["events"], cwd: dir).out
+    XCTAssertTrue(ev.contains("submit_error"), ev)
+  }
+
+  /// A fake `sbatch` in `[slurm] bin_dir` that runs the real one, then does `action`.
+  func wrapSbatch(_ dir: String, _ action: String) -> String {
+    let bin = dir + "/fakebin"
+    try! Files.makeDirectory(bin, mode: 0o755)
+    let real = SlurmCLI(runner: ProcessRunner(), environment: ProcessInfo.processInfo.environment, binDir: nil)
+    for p in ["squeue", "sinfo", "sacct", "scontrol", "scancel", "sacctmgr"] {
+      symlink(real.locate(p)!, bin + "/" + p)
+    }
+    let script = "#!/bin/bash\n\(real.locate("sbatch")!) \"$@\"\ncode=$?\n\(action)\nexit $code\n"
+    try! Files.writeAtomically(bin + "/sbatch", text: script, mode: 0o755)
+    return bin
+  }
+
+  func testKilledRightAfterSbatchLeavesNoDuplicate() throws {
+    try requireBackend()
+    let dir = project("## P\n- [ ] One\n  - run: `sleep 3`\n- [ ] Two\n  - run: `sleep 3`\n")
+    let bin = wrapSbatch(dir, "kill -9 $PPID")
+    write(dir + "/sluice.toml", "[slurm]\nbackend = \"slurm\"\nbin_dir = \"\(bin)\"\n")
+    let killed = sluice(["tick"], cwd: dir)
+    XCTAssertEqual(killed.code, 137, "the tick died by SIGKILL right after the first sbatch returned")
+    let state = try Store(dir: dir + "/.sluice").loadActive()
+    XCTAssertEqual(state.runs.map(\.state), [.submitting, .submitting], "both were marked before sbatch")
+    // Next ticks, with the real sbatch: the submitted job is adopted, the other submitted once.
+    write(dir + "/sluice.toml", "[slurm]\nbackend = \"slurm\"\n")
+    tickUntil(dir) { markers(dir) == ["[x] One", "[x] Two"] }
+    let runs = runsJSON(dir)
+    XCTAssertEqual(runs.map { $0["attempt"] as? Int }, [0, 0])
+    let events = sluice(["events"], cwd: dir).out
+    XCTAssertTrue(events.contains("adopted"), events)
+    // Slurm's own view: one job for each run, the adopted one included.
+    let all = try ProcessRunner().run(CommandRequest(argv: ["squeue", "-h", "-t", "all", "-o", "%j"], timeout: 20)).stdoutText
+    let acct = try ProcessRunner().run(CommandRequest(argv: ["sacct", "-n", "-X", "-P", "-S", "now-1hour", "-o", "JobName"], timeout: 20)).stdoutText
+    let tags = Set(try Store(dir: dir + "/.sluice").allSummaries(active: ActiveState()).map(\.id))
+    XCTAssertEqual(tags, ["p1-one", "p1-two"])
+    for run in ["p1-one", "p1-two"] {
+      let names = Set((all + acct).split(separator: "\n").filter { $0.hasPrefix(run + ".sl") })
+      XCTAssertEqual(names.count, 1, "one submission of \(run) reached Slurm: \(names)")
+    }
+  }
+
+  func testTasksFileEditedDuringATickKeepsTheEdit() throws {
+    try requireBackend()
+    let dir = project("## P\n- [ ] One\n  - run: `true`\n")
+    let bin = wrapSbatch(dir, "printf '\\nA note written while sluice was submitting.\\n- [ ] Added by a person\\n' >> '\(dir)/tasks.md'")
+    write(dir + "/sluice.toml", "[slurm]\nbackend = \"slurm\"\nbin_dir = \"\(bin)\"\n")
+    XCTAssertEqual(sluice(["tick"], cwd: dir).code, 0)
+    let text = read(dir + "/tasks.md")
+    XCTAssertEqual(text, "## P\n- [/] One\n  - run: `true`\n\nA note written while sluice was submitting.\n- [ ] Added by a person\n")
+  }
+
+  func testArrayTasksTrackedOneByOne() throws {
+    try requireBackend()
+    let dir = project("## P\n- [ ] Grid\n  - run: `sleep 1; case {i} in 2) exit 3;; 4) exit 5;; esac`\n  - grid: i = 0, 1, 2, 3, 4\n")
+    tickUntil(dir) { markers(dir) == ["[!] Grid"] && runsJSON(dir).allSatisfy { ["completed", "failed"].contains($0["state"] as? String ?? "") } }
+    let runs = runsJSON(dir)
+    XCTAssertEqual(runs.map { $0["state"] as? String }, ["completed", "completed", "failed", "completed", "failed"])
+    XCTAssertEqual(runs.map { $0["exit_code"] as? Int }, [0, 0, 3, 0, 5])
+    let ids = runs.compactMap { $0["job_id"] as? String }
+    XCTAssertEqual(Set(ids.map { $0.split(separator: "_")[0] }).count, 1, "one array: \(ids)")
+    XCTAssertEqual(ids.map { $0.split(separator: "_").last.map(String.init) ?? "" }, ["0", "1", "2", "3", "4"])
+  }
 }
