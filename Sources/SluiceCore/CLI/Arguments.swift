@@ -26,7 +26,8 @@ public struct CommandSpec: Sendable {
   public var json: Bool
 
   public init(
-    _ name: String, summary: String, usage: String, options: [OptionSpec] = [], positionals: ClosedRange<Int> = 0...0,
+    _ name: String, summary: String, usage: String, options: [OptionSpec] = [],
+    positionals: ClosedRange<Int> = 0...0,
     examples: [String] = [], json: Bool = true
   ) {
     self.name = name
@@ -57,7 +58,8 @@ public struct UsageError: Error, CustomStringConvertible {
 
 /// Options every command accepts.
 public let globalOptions: [OptionSpec] = [
-  OptionSpec("tasks", value: "PATH", help: "tasks file (default: tasks_file from sluice.toml, else ./tasks.md)"),
+  OptionSpec(
+    "tasks", value: "PATH", help: "tasks file (default: tasks_file from sluice.toml, else ./tasks.md)"),
   OptionSpec("state-dir", value: "DIR", help: "state folder (default: .sluice/ beside the tasks file)"),
   OptionSpec("config", value: "PATH", help: "project config (default: sluice.toml beside the tasks file)"),
   OptionSpec("json", help: "print machine-readable JSON"),
@@ -88,7 +90,8 @@ public enum ArgumentParser {
           out.flags.insert("help")
           continue
         }
-        throw UsageError("unknown option '\(a)'; options are spelled out, e.g. --json (see 'sluice \(spec.name) --help')")
+        throw UsageError(
+          "unknown option '\(a)'; options are spelled out, e.g. --json (see 'sluice \(spec.name) --help')")
       }
       var name = String(a.dropFirst(2))
       var inline: String?
@@ -102,7 +105,9 @@ public enum ArgumentParser {
       }
       if opt.value != nil {
         let v: String
-        if let inline { v = inline } else {
+        if let inline {
+          v = inline
+        } else {
           guard i < args.count else { throw UsageError("option --\(name) needs a value (\(opt.value!))") }
           v = args[i]
           i += 1
@@ -136,7 +141,9 @@ public enum ArgumentParser {
     if !spec.options.isEmpty {
       s += "\nOptions:\n" + spec.options.map(row).joined(separator: "\n") + "\n"
     }
-    s += "\nGlobal options:\n" + globalOptions.filter { spec.json || $0.name != "json" }.map(row).joined(separator: "\n") + "\n"
+    s +=
+      "\nGlobal options:\n"
+      + globalOptions.filter { spec.json || $0.name != "json" }.map(row).joined(separator: "\n") + "\n"
     if !spec.examples.isEmpty {
       s += "\nExamples:\n" + spec.examples.map { "  \($0)" }.joined(separator: "\n") + "\n"
     }

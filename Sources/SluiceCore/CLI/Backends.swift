@@ -11,7 +11,8 @@ enum Backends {
 
   static func slurm(_ ctx: CLIContext) throws -> SlurmBackend {
     let c = try ctx.config()
-    let cli = SlurmCLI(runner: ctx.runner, environment: ctx.environment, binDir: c.binDir, timeout: c.commandTimeout)
+    let cli = SlurmCLI(
+      runner: ctx.runner, environment: ctx.environment, binDir: c.binDir, timeout: c.commandTimeout)
     if ctx.args.flag("verbose") { cli.verbose = { [output = ctx.output] line in output.error(line) } }
     let store = try ctx.store()
     let cache = store.exists ? store.dir + "/slurm-facts.json" : nil
@@ -21,7 +22,8 @@ enum Backends {
   static func local(_ ctx: CLIContext) throws -> LocalBackend {
     let c = try ctx.config()
     return LocalBackend(
-      stateDir: try ctx.paths().stateDir, runner: ctx.runner, environment: ctx.environment, grace: c.localGrace, fileMode: c.fileMode)
+      stateDir: try ctx.paths().stateDir, runner: ctx.runner, environment: ctx.environment,
+      grace: c.localGrace, fileMode: c.fileMode)
   }
 
   /// With `needed` false the caller only plans with given numbers, so no probing is done.
@@ -38,13 +40,19 @@ enum Backends {
       }
       if !needed { return s }
       let cachePath = try ctx.paths().stateDir + "/backend-ok"
-      if let t = Files.modificationTime(cachePath), ctx.clock.now().timeIntervalSince1970 - t < 600 { return s }
-      let p = s.ping()
-      if p.ok {
-        if Files.isDirectory(try ctx.paths().stateDir) { try? Files.writeAtomically(cachePath, text: "slurm\n") }
+      if let t = Files.modificationTime(cachePath), ctx.clock.now().timeIntervalSince1970 - t < 600 {
         return s
       }
-      ctx.output.error("sluice: backend auto → local (sbatch found, but scontrol ping says: \(p.message.isEmpty ? "no answer" : p.message))")
+      let p = s.ping()
+      if p.ok {
+        if Files.isDirectory(try ctx.paths().stateDir) {
+          try? Files.writeAtomically(cachePath, text: "slurm\n")
+        }
+        return s
+      }
+      ctx.output.error(
+        "sluice: backend auto → local (sbatch found, but scontrol ping says: \(p.message.isEmpty ? "no answer" : p.message))"
+      )
       return try local(ctx)
     }
   }

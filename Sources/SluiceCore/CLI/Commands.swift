@@ -50,7 +50,9 @@ enum Commands {
   static func initProject(_ ctx: CLIContext) throws -> Int32 {
     let configPath = ctx.configPath
     if Files.exists(configPath) {
-      throw SluiceError.failed("\(ctx.display(configPath)) already exists; sluice init never overwrites (edit it, or remove it first)")
+      throw SluiceError.failed(
+        "\(ctx.display(configPath)) already exists; sluice init never overwrites (edit it, or remove it first)"
+      )
     }
     let paths = try ctx.paths()
     var created: [String] = []
@@ -74,9 +76,12 @@ enum Commands {
     let paths = try ctx.paths()
     let data: Data
     do { data = try Files.read(paths.tasksFile) } catch {
-      throw SluiceError.notFound("\(ctx.display(paths.tasksFile)): no tasks file; run 'sluice init' or pass --tasks PATH")
+      throw SluiceError.notFound(
+        "\(ctx.display(paths.tasksFile)): no tasks file; run 'sluice init' or pass --tasks PATH")
     }
-    do { return try TasksParser.parse(data, path: ctx.display(paths.tasksFile)) } catch let d as DiagnosticsError {
+    do { return try TasksParser.parse(data, path: ctx.display(paths.tasksFile)) } catch let d
+      as DiagnosticsError
+    {
       throw SluiceError.tasks(d)
     }
   }
@@ -84,7 +89,8 @@ enum Commands {
   static func taskJSON(_ t: TaskItem, doc: TasksDocument) -> [String: Any?] {
     [
       "id": t.id, "title": t.title, "line": t.line, "marker": t.marker.rawValue, "status": t.marker.name,
-      "kind": t.kind.rawValue, "runnable": doc.isRunnable(t), "blocked_by": doc.blocker(of: t)?.text, "phase": t.phase,
+      "kind": t.kind.rawValue, "runnable": doc.isRunnable(t), "blocked_by": doc.blocker(of: t)?.text,
+      "phase": t.phase,
     ]
   }
 
@@ -104,7 +110,9 @@ enum Commands {
       if ctx.json {
         ctx.output.json(n.map { taskJSON($0, doc: doc) as Any } ?? NSNull())
       } else if let n {
-        ctx.output.line("\(ctx.display(try ctx.paths().tasksFile)):\(n.line): [\(n.marker.rawValue)] \(n.title)  (\(n.kind.rawValue), id \(n.id))")
+        ctx.output.line(
+          "\(ctx.display(try ctx.paths().tasksFile)):\(n.line): [\(n.marker.rawValue)] \(n.title)  (\(n.kind.rawValue), id \(n.id))"
+        )
       } else {
         ctx.output.line("every phase is finished")
       }
@@ -122,35 +130,54 @@ enum Commands {
           },
         ])
       }
-      let next: Any? = doc.nextTask.map { ["id": $0.id, "title": $0.title, "line": $0.line] as [String: Any] }
-      ctx.output.json(["phases": phases, "current_phase": doc.currentPhase, "next": next, "sentinel": doc.hasSentinel] as [String: Any?])
+      let next: Any? = doc.nextTask.map {
+        ["id": $0.id, "title": $0.title, "line": $0.line] as [String: Any]
+      }
+      ctx.output.json(
+        ["phases": phases, "current_phase": doc.currentPhase, "next": next, "sentinel": doc.hasSentinel]
+          as [String: Any?])
       return 0
     }
     let o = ctx.output
-    if doc.hasSentinel { o.line(o.paint("sentinel \(TasksDocument.sentinel) present: nothing will be submitted", "31")) }
+    if doc.hasSentinel {
+      o.line(o.paint("sentinel \(TasksDocument.sentinel) present: nothing will be submitted", "31"))
+    }
     for p in doc.phases {
       let mark = p.finished ? "finished" : (p.index == doc.currentPhase ? "current" : "waiting")
       o.line(o.paint(p.title.isEmpty ? "Phase \(p.index)" : p.title, "1") + "  (\(mark))")
       var rows: [[String]] = []
       for t in p.tasks {
         let counts = runStates(t)
-        let runs = counts.isEmpty ? (t.kind == .run ? "no runs yet" : "") : counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        let runs =
+          counts.isEmpty
+          ? (t.kind == .run ? "no runs yet" : "")
+          : counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
         var status = t.kind.rawValue
         if doc.isRunnable(t) { status += ", runnable" }
         if let b = doc.blocker(of: t), !t.marker.isFinished {
-          if case .gate(_, let line) = b { status += ", blocked by gate (line \(line))" } else { status += ", waits for phase \(doc.currentPhase ?? 0)" }
+          if case .gate(_, let line) = b {
+            status += ", blocked by gate (line \(line))"
+          } else {
+            status += ", waits for phase \(doc.currentPhase ?? 0)"
+          }
         }
         rows.append(["  [\(t.marker.rawValue)]", t.title, String(t.line), status, runs])
       }
       if !rows.isEmpty { o.table(["", "TASK", "LINE", "STATUS", "RUNS"], rows) }
     }
-    if let n = doc.nextTask { o.line("next: \(n.title) (line \(n.line))") } else { o.line("next: nothing, every phase is finished") }
+    if let n = doc.nextTask {
+      o.line("next: \(n.title) (line \(n.line))")
+    } else {
+      o.line("next: nothing, every phase is finished")
+    }
     return 0
   }
 
   // MARK: sweeps and runs
 
-  static func mutateState<T>(_ ctx: CLIContext, _ what: String, _ body: (inout ActiveState, Store) throws -> T) throws -> T {
+  static func mutateState<T>(
+    _ ctx: CLIContext, _ what: String, _ body: (inout ActiveState, Store) throws -> T
+  ) throws -> T {
     let store = try ctx.store()
     try store.prepare()
     let lock = store.lock()
@@ -165,7 +192,10 @@ enum Commands {
   static func sweepJSON(_ s: Sweep, state: ActiveState) -> [String: Any?] {
     var counts = s.archived
     for r in state.runs where r.sweep == s.id { counts[r.state.rawValue, default: 0] += 1 }
-    return ["id": s.id, "name": s.name, "goal": s.goal, "created": s.created, "task": s.task, "runs": counts, "total": counts.values.reduce(0, +)]
+    return [
+      "id": s.id, "name": s.name, "goal": s.goal, "created": s.created, "task": s.task, "runs": counts,
+      "total": counts.values.reduce(0, +),
+    ]
   }
 
   static func sweep(_ ctx: CLIContext) throws -> Int32 {
@@ -174,14 +204,21 @@ enum Commands {
     case "create":
       guard p.count == 2 else { throw SluiceError.usage("usage: sluice sweep create NAME --goal TEXT") }
       let name = p[1]
-      guard Validate.identifier(name) else { throw SluiceError.usage("sweep name '\(name)' must use letters, digits, '_', '-' and '.'") }
+      guard Validate.identifier(name) else {
+        throw SluiceError.usage("sweep name '\(name)' must use letters, digits, '_', '-' and '.'")
+      }
       let s: Sweep = try mutateState(ctx, "sweep create") { state, _ in
         if state.sweep(name) != nil { throw SluiceError.failed("sweep '\(name)' already exists") }
-        let s = Sweep(id: name, name: name, goal: ctx.args.value("goal"), created: Timestamps.iso(ctx.clock.now()))
+        let s = Sweep(
+          id: name, name: name, goal: ctx.args.value("goal"), created: Timestamps.iso(ctx.clock.now()))
         state.sweeps.append(s)
         return s
       }
-      if ctx.json { ctx.output.json(sweepJSON(s, state: ActiveState())) } else { ctx.output.line("created sweep \(s.name)") }
+      if ctx.json {
+        ctx.output.json(sweepJSON(s, state: ActiveState()))
+      } else {
+        ctx.output.line("created sweep \(s.name)")
+      }
       return 0
     case "list":
       let state = try (try ctx.store()).loadActive()
@@ -193,7 +230,11 @@ enum Commands {
           state.sweeps.map { s in
             let j = sweepJSON(s, state: state)
             let c = (j["runs"] as? [String: Int]) ?? [:]
-            return [s.name, String(c.values.reduce(0, +)), c.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "), s.goal ?? ""]
+            return [
+              s.name, String(c.values.reduce(0, +)),
+              c.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "),
+              s.goal ?? "",
+            ]
           })
       }
       return 0
@@ -201,7 +242,9 @@ enum Commands {
       guard p.count == 2 else { throw SluiceError.usage("usage: sluice sweep show NAME") }
       let store = try ctx.store()
       let state = try store.loadActive()
-      guard let s = state.sweep(p[1]) else { throw SluiceError.notFound("no sweep '\(p[1])'; see 'sluice sweep list'") }
+      guard let s = state.sweep(p[1]) else {
+        throw SluiceError.notFound("no sweep '\(p[1])'; see 'sluice sweep list'")
+      }
       let runs = try store.allSummaries(active: state).filter { $0.sweep == s.id }
       if ctx.json {
         var j = sweepJSON(s, state: state)
@@ -229,16 +272,22 @@ enum Commands {
     r.nodes = try int("nodes", min: 1)
     r.ntasks = try int("ntasks", min: 1)
     if let m = ctx.args.value("mem") {
-      guard let v = Validate.memory(m) else { throw SluiceError.usage("--mem '\(m)' is not a memory size (e.g. 16G)") }
+      guard let v = Validate.memory(m) else {
+        throw SluiceError.usage("--mem '\(m)' is not a memory size (e.g. 16G)")
+      }
       r.mem = v
     }
     if let t = ctx.args.value("time") {
-      guard Validate.timeLimit(t) else { throw SluiceError.usage("--time '\(t)' is not a Slurm time limit (e.g. 2:00:00)") }
+      guard Validate.timeLimit(t) else {
+        throw SluiceError.usage("--time '\(t)' is not a Slurm time limit (e.g. 2:00:00)")
+      }
       r.time = t
     }
     for (k, allowComma) in [("partition", true), ("account", false), ("qos", false)] {
       if let v = ctx.args.value(k) {
-        guard Validate.slurmName(v, allowComma: allowComma) else { throw SluiceError.usage("--\(k) '\(v)' is not a valid Slurm name") }
+        guard Validate.slurmName(v, allowComma: allowComma) else {
+          throw SluiceError.usage("--\(k) '\(v)' is not a valid Slurm name")
+        }
         switch k {
         case "partition": r.partition = v
         case "account": r.account = v
@@ -247,7 +296,9 @@ enum Commands {
       }
     }
     if let c = ctx.args.value("constraint") {
-      guard Validate.constraint(c) else { throw SluiceError.usage("--constraint '\(c)' is not a valid constraint") }
+      guard Validate.constraint(c) else {
+        throw SluiceError.usage("--constraint '\(c)' is not a valid constraint")
+      }
       r.constraint = c
     }
     return r.merged(over: try ctx.config().defaults)
@@ -255,7 +306,9 @@ enum Commands {
 
   static func ensureSweep(_ name: String?, _ state: inout ActiveState, now: String) throws -> String? {
     guard let name else { return nil }
-    guard Validate.identifier(name) else { throw SluiceError.usage("sweep name '\(name)' must use letters, digits, '_', '-' and '.'") }
+    guard Validate.identifier(name) else {
+      throw SluiceError.usage("sweep name '\(name)' must use letters, digits, '_', '-' and '.'")
+    }
     if let s = state.sweep(name) { return s.id }
     state.sweeps.append(Sweep(id: name, name: name, created: now))
     return name
@@ -280,7 +333,9 @@ enum Commands {
     let p = ctx.args.positionals
     switch p[0] {
     case "add":
-      guard let name = ctx.args.value("name"), !name.isEmpty else { throw SluiceError.usage("run add needs --name NAME") }
+      guard let name = ctx.args.value("name"), !name.isEmpty else {
+        throw SluiceError.usage("run add needs --name NAME")
+      }
       guard let cmd = ctx.args.value("command"), !cmd.trimmingCharacters(in: .whitespaces).isEmpty else {
         throw SluiceError.usage("run add needs --command CMD")
       }
@@ -290,12 +345,18 @@ enum Commands {
         let now = Timestamps.iso(ctx.clock.now())
         let sweep = try ensureSweep(ctx.args.value("sweep"), &state, now: now)
         let id = try uniqueRunID(Shell.sanitizeName(name, max: 64), state, store)
-        var r = Run(id: id, name: name, sweep: sweep, command: cmd, resources: res, state: ctx.args.flag("held") ? .held : .queued, created: now)
+        var r = Run(
+          id: id, name: name, sweep: sweep, command: cmd, resources: res,
+          state: ctx.args.flag("held") ? .held : .queued, created: now)
         r.source = "cli"
         state.runs.append(r)
         return r
       }
-      if ctx.json { ctx.output.json(runJSON(run)) } else { ctx.output.line("recorded run \(run.id) (\(run.state.rawValue))") }
+      if ctx.json {
+        ctx.output.json(runJSON(run))
+      } else {
+        ctx.output.line("recorded run \(run.id) (\(run.state.rawValue))")
+      }
       return 0
     case "start":
       guard p.count == 2 else { throw SluiceError.usage("usage: sluice run start ID") }
@@ -318,22 +379,36 @@ enum Commands {
 
   static func grid(_ ctx: CLIContext) throws -> Int32 {
     guard let sweepName = ctx.args.value("sweep") else { throw SluiceError.usage("grid needs --sweep S") }
-    guard let cmd = ctx.args.value("command") else { throw SluiceError.usage("grid needs --command 'cmd {param}'") }
+    guard let cmd = ctx.args.value("command") else {
+      throw SluiceError.usage("grid needs --command 'cmd {param}'")
+    }
     let params = ctx.args.all("param")
     guard !params.isEmpty else { throw SluiceError.usage("grid needs at least one --param name=v1,v2") }
     var grid: [GridParameter] = []
     for p in params {
-      guard let eq = p.firstIndex(of: "=") else { throw SluiceError.usage("--param '\(p)' must be name=v1,v2") }
+      guard let eq = p.firstIndex(of: "=") else {
+        throw SluiceError.usage("--param '\(p)' must be name=v1,v2")
+      }
       let name = String(p[..<eq])
-      guard Validate.placeholderName(name) else { throw SluiceError.usage("--param name '\(name)' must be letters, digits and '_'") }
-      let values = p[p.index(after: eq)...].split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+      guard Validate.placeholderName(name) else {
+        throw SluiceError.usage("--param name '\(name)' must be letters, digits and '_'")
+      }
+      let values = p[p.index(after: eq)...].split(separator: ",", omittingEmptySubsequences: false).map {
+        $0.trimmingCharacters(in: .whitespaces)
+      }
       if values.contains(where: \.isEmpty) { throw SluiceError.usage("--param \(name) has an empty value") }
-      if grid.contains(where: { $0.name == name }) { throw SluiceError.usage("--param \(name) is given twice") }
+      if grid.contains(where: { $0.name == name }) {
+        throw SluiceError.usage("--param \(name) is given twice")
+      }
       grid.append(GridParameter(name: name, values: values))
     }
     let used = Grid.placeholders(in: cmd)
-    for g in grid where !used.contains(g.name) { throw SluiceError.usage("--param \(g.name) is not used in --command; add {\(g.name)}") }
-    for u in used where !grid.contains(where: { $0.name == u }) { throw SluiceError.usage("placeholder {\(u)} has no --param") }
+    for g in grid where !used.contains(g.name) {
+      throw SluiceError.usage("--param \(g.name) is not used in --command; add {\(g.name)}")
+    }
+    for u in used where !grid.contains(where: { $0.name == u }) {
+      throw SluiceError.usage("placeholder {\(u)} has no --param")
+    }
     let res = try resources(ctx)
     let runs: [Run] = try mutateState(ctx, "grid") { state, store in
       let now = Timestamps.iso(ctx.clock.now())
@@ -343,9 +418,12 @@ enum Commands {
         var filled: [String: String] = [:]
         for (k, v) in values { filled[k] = Shell.quote(v) }
         let suffix = values.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
-        let id = try uniqueRunID(Shell.sanitizeName("\(sweep)-" + values.map { "\($0.0)\($0.1)" }.joined(separator: "-"), max: 96), state, store)
+        let id = try uniqueRunID(
+          Shell.sanitizeName("\(sweep)-" + values.map { "\($0.0)\($0.1)" }.joined(separator: "-"), max: 96),
+          state, store)
         var r = Run(
-          id: id, name: "\(sweep)[\(suffix)]", sweep: sweep, command: Grid.fill(cmd, with: filled), params: values.map { [$0.0, $0.1] },
+          id: id, name: "\(sweep)[\(suffix)]", sweep: sweep, command: Grid.fill(cmd, with: filled),
+          params: values.map { [$0.0, $0.1] },
           resources: res, state: ctx.args.flag("held") ? .held : .queued, created: now)
         r.source = "cli"
         state.runs.append(r)
@@ -353,7 +431,9 @@ enum Commands {
       }
       return out
     }
-    if ctx.json { ctx.output.json(runs.map(runJSON)) } else {
+    if ctx.json {
+      ctx.output.json(runs.map(runJSON))
+    } else {
       ctx.output.line("recorded \(runs.count) runs in sweep \(sweepName)")
       printRuns(ctx, runs.map(RunSummary.init))
     }
@@ -361,15 +441,24 @@ enum Commands {
   }
 
   static func summaryJSON(_ s: RunSummary) -> [String: Any?] {
-    ["id": s.id, "name": s.name, "state": s.state.rawValue, "sweep": s.sweep, "task": s.task, "job_id": s.jobID, "exit_code": s.exitCode, "attempt": s.attempt, "ended": s.ended, "reason": s.reason]
+    [
+      "id": s.id, "name": s.name, "state": s.state.rawValue, "sweep": s.sweep, "task": s.task,
+      "job_id": s.jobID, "exit_code": s.exitCode, "attempt": s.attempt, "ended": s.ended, "reason": s.reason,
+    ]
   }
 
   static func runJSON(_ r: Run) -> [String: Any?] {
     var j = summaryJSON(RunSummary(r))
     j["command"] = r.command
-    j["params"] = Dictionary(r.params.compactMap { $0.count == 2 ? ($0[0], $0[1]) : nil }, uniquingKeysWith: { a, _ in a })
+    j["params"] = Dictionary(
+      r.params.compactMap { $0.count == 2 ? ($0[0], $0[1]) : nil }, uniquingKeysWith: { a, _ in a })
     let res = r.resources
-    j["resources"] = ["gpus": res.gpus, "cpus": res.cpus, "mem": res.mem, "time": res.time, "partition": res.partition, "account": res.account, "qos": res.qos, "constraint": res.constraint, "nodes": res.nodes, "ntasks": res.ntasks] as [String: Any?]
+    j["resources"] =
+      [
+        "gpus": res.gpus, "cpus": res.cpus, "mem": res.mem, "time": res.time, "partition": res.partition,
+        "account": res.account, "qos": res.qos, "constraint": res.constraint, "nodes": res.nodes,
+        "ntasks": res.ntasks,
+      ] as [String: Any?]
     j["array_job_id"] = r.arrayJobID
     j["array_index"] = r.arrayIndex
     j["created"] = r.created
@@ -382,7 +471,12 @@ enum Commands {
     j["submit_error"] = r.submitError
     j["submission"] = r.submission
     j["template"] = r.template
-    j["history"] = r.history.map { ["attempt": $0.attempt, "job_id": $0.jobID, "state": $0.state.rawValue, "exit_code": $0.exitCode, "reason": $0.reason, "ended": $0.ended] as [String: Any?] }
+    j["history"] = r.history.map {
+      [
+        "attempt": $0.attempt, "job_id": $0.jobID, "state": $0.state.rawValue, "exit_code": $0.exitCode,
+        "reason": $0.reason, "ended": $0.ended,
+      ] as [String: Any?]
+    }
     return j
   }
 
@@ -403,14 +497,25 @@ enum Commands {
       return
     }
     let rows = runs.map { s -> [String] in
-      [s.id, o.paint(s.state.rawValue, stateColor(s.state)), s.jobID ?? "-", s.exitCode.map(String.init) ?? "-", s.sweep ?? "-", s.name]
+      [
+        s.id, o.paint(s.state.rawValue, stateColor(s.state)), s.jobID ?? "-",
+        s.exitCode.map(String.init) ?? "-", s.sweep ?? "-", s.name,
+      ]
     }
     // Colour codes do not take columns: pad on the plain text.
     if o.color {
-      let plain = Table.render(["RUN", "STATE", "JOB", "EXIT", "SWEEP", "NAME"], runs.map { [$0.id, $0.state.rawValue, $0.jobID ?? "-", $0.exitCode.map(String.init) ?? "-", $0.sweep ?? "-", $0.name] })
+      let plain = Table.render(
+        ["RUN", "STATE", "JOB", "EXIT", "SWEEP", "NAME"],
+        runs.map {
+          [
+            $0.id, $0.state.rawValue, $0.jobID ?? "-", $0.exitCode.map(String.init) ?? "-", $0.sweep ?? "-",
+            $0.name,
+          ]
+        })
       var text = plain
       for s in Set(runs.map(\.state)) {
-        text = text.replacingOccurrences(of: "  \(s.rawValue) ", with: "  " + o.paint(s.rawValue, stateColor(s)) + " ")
+        text = text.replacingOccurrences(
+          of: "  \(s.rawValue) ", with: "  " + o.paint(s.rawValue, stateColor(s)) + " ")
       }
       o.out(text)
     } else {
@@ -433,7 +538,8 @@ enum Commands {
     }
     if let st = ctx.args.value("state") {
       guard let want = RunState(rawValue: st) else {
-        throw SluiceError.usage("unknown state '\(st)'; one of \(RunState.allCases.map(\.rawValue).joined(separator: ", "))")
+        throw SluiceError.usage(
+          "unknown state '\(st)'; one of \(RunState.allCases.map(\.rawValue).joined(separator: ", "))")
       }
       list = list.filter { $0.state == want }
     }
@@ -446,7 +552,9 @@ enum Commands {
     let store = try ctx.store()
     let state = try store.loadActive()
     let key = ctx.args.positionals[0]
-    guard let r = try store.findRun(key, active: state) else { throw SluiceError.notFound("no run '\(key)'; see 'sluice runs'") }
+    guard let r = try store.findRun(key, active: state) else {
+      throw SluiceError.notFound("no run '\(key)'; see 'sluice runs'")
+    }
     if ctx.json {
       var j = runJSON(r)
       j["script_text"] = r.scriptPath.flatMap { try? Files.readText($0) }
@@ -458,25 +566,37 @@ enum Commands {
       ["run", r.id], ["name", r.name], ["state", r.state.rawValue + (r.reason.map { " (\($0))" } ?? "")],
       ["sweep", r.sweep ?? "-"], ["task", r.task ?? "-"], ["command", r.command],
     ]
-    if !r.params.isEmpty { rows.append(["params", r.params.map { $0.joined(separator: "=") }.joined(separator: " ")]) }
+    if !r.params.isEmpty {
+      rows.append(["params", r.params.map { $0.joined(separator: "=") }.joined(separator: " ")])
+    }
     let res = r.resources
     let resText = [
-      res.partition.map { "partition=\($0)" }, res.account.map { "account=\($0)" }, res.qos.map { "qos=\($0)" },
-      res.gpus.map { "gpus=\($0)" }, res.cpus.map { "cpus=\($0)" }, res.mem.map { "mem=\($0)" }, res.time.map { "time=\($0)" },
-      res.nodes.map { "nodes=\($0)" }, res.ntasks.map { "ntasks=\($0)" }, res.constraint.map { "constraint=\($0)" },
+      res.partition.map { "partition=\($0)" }, res.account.map { "account=\($0)" },
+      res.qos.map { "qos=\($0)" },
+      res.gpus.map { "gpus=\($0)" }, res.cpus.map { "cpus=\($0)" }, res.mem.map { "mem=\($0)" },
+      res.time.map { "time=\($0)" },
+      res.nodes.map { "nodes=\($0)" }, res.ntasks.map { "ntasks=\($0)" },
+      res.constraint.map { "constraint=\($0)" },
     ].compactMap { $0 }.joined(separator: " ")
     rows.append(["resources", resText.isEmpty ? "-" : resText])
     rows.append(["job", r.jobID ?? "-"])
     rows.append(["attempt", String(r.attempt)])
     rows.append(["exit code", r.exitCode.map(String.init) ?? "-"])
-    for (k, v) in [("created", r.created), ("submitted", r.submitted), ("started", r.started), ("ended", r.ended)] {
+    for (k, v) in [
+      ("created", r.created), ("submitted", r.submitted), ("started", r.started), ("ended", r.ended),
+    ] {
       rows.append([k, v ?? "-"])
     }
     rows.append(["stdout", r.stdoutPath ?? "-"])
     rows.append(["stderr", r.stderrPath ?? "-"])
     rows.append(["script", r.scriptPath ?? "-"])
     if let e = r.submitError { rows.append(["submit error", e]) }
-    for h in r.history { rows.append(["attempt \(h.attempt)", "\(h.state.rawValue) job \(h.jobID ?? "-") exit \(h.exitCode.map(String.init) ?? "-")"]) }
+    for h in r.history {
+      rows.append([
+        "attempt \(h.attempt)",
+        "\(h.state.rawValue) job \(h.jobID ?? "-") exit \(h.exitCode.map(String.init) ?? "-")",
+      ])
+    }
     o.out(Table.render(["FIELD", "VALUE"], rows))
     return 0
   }
@@ -490,7 +610,9 @@ enum Commands {
     o.line("g = \(p.g)  (GPU slots: \(p.gSource))")
     o.line("r = \(p.r)  (slots used by runs in flight, pending included)")
     o.line("q = \(p.q)  (runs ready to go)")
-    o.line("max_new_runs = max(0, min(q, g - r)) = max(0, min(\(p.q), \(p.g - p.r))) = \(max(0, min(p.q, p.g - p.r)))")
+    o.line(
+      "max_new_runs = max(0, min(q, g - r)) = max(0, min(\(p.q), \(p.g - p.r))) = \(max(0, min(p.q, p.g - p.r)))"
+    )
     for (name, v) in p.cuts { o.line("  cut by \(name): \(v)") }
     o.line("=> \(p.maxNewRuns) may start now (bound by \(p.boundBy)); \(p.submit.count) picked")
     for id in p.submit { o.line("  submit \(id)") }
@@ -500,20 +622,28 @@ enum Commands {
 
   static func planJSON(_ p: Plan) -> [String: Any?] {
     [
-      "g": p.g, "g_source": p.gSource, "r": p.r, "q": p.q, "max_new_runs": p.maxNewRuns, "bound_by": p.boundBy,
+      "g": p.g, "g_source": p.gSource, "r": p.r, "q": p.q, "max_new_runs": p.maxNewRuns,
+      "bound_by": p.boundBy,
       "cuts": p.cuts.map { ["limit": $0.0, "value": $0.1] }, "submit": p.submit,
       "waiting": p.waiting.map { ["run": $0.0, "why": $0.1] },
     ]
   }
 
   static func plan(_ ctx: CLIContext) throws -> Int32 {
-    let backend = try Backends.make(ctx, needed: ctx.args.value("gpus-free") == nil || ctx.args.flag("test-only"))
+    let backend = try Backends.make(
+      ctx, needed: ctx.args.value("gpus-free") == nil || ctx.args.flag("test-only"))
     let engine = try ctx.engine(backend: backend)
     let report = try engine.tick(TickOptions(dryRun: true, testOnly: ctx.args.flag("test-only")))
     if ctx.json {
       var j: [String: Any?] = ["plan": report.plan.map(planJSON), "backend": report.backend]
-      if ctx.args.flag("scripts") { j["scripts"] = report.scripts.map { ["tag": $0.tag, "script": $0.text] } }
-      if ctx.args.flag("test-only") { j["validations"] = report.validations.map { ["tag": $0.tag, "ok": $0.ok, "message": $0.message] as [String: Any] } }
+      if ctx.args.flag("scripts") {
+        j["scripts"] = report.scripts.map { ["tag": $0.tag, "script": $0.text] }
+      }
+      if ctx.args.flag("test-only") {
+        j["validations"] = report.validations.map {
+          ["tag": $0.tag, "ok": $0.ok, "message": $0.message] as [String: Any]
+        }
+      }
       j["slurm_calls"] = report.calls
       ctx.output.json(j)
     } else {
@@ -525,7 +655,9 @@ enum Commands {
           ctx.output.out(s.text)
         }
       }
-      for v in report.validations { ctx.output.line("test-only \(v.tag): \(v.ok ? "ok" : "REJECTED") \(v.message)") }
+      for v in report.validations {
+        ctx.output.line("test-only \(v.tag): \(v.ok ? "ok" : "REJECTED") \(v.message)")
+      }
     }
     return report.validations.contains { !$0.ok } ? 1 : 0
   }
@@ -551,7 +683,9 @@ enum Commands {
       j["retried"] = report.retried
       j["adopted"] = report.adopted
       j["expanded"] = report.expanded
-      j["markers"] = report.markers.applied.map { ["task": $0.taskID, "from": $0.from.rawValue, "to": $0.to.rawValue] }
+      j["markers"] = report.markers.applied.map {
+        ["task": $0.taskID, "from": $0.from.rawValue, "to": $0.to.rawValue]
+      }
       j["in_flight"] = report.inFlight
       j["queued"] = report.queued
       j["slurm_calls"] = report.calls
@@ -575,7 +709,8 @@ enum Commands {
       let p = report.plan
       ctx.output.line(
         "tick: " + (parts.isEmpty ? "nothing changed" : parts.joined(separator: ", "))
-          + "; in flight \(report.inFlight), queued \(report.queued)" + (p.map { " (g=\($0.g) r=\($0.r) q=\($0.q) max_new_runs=\($0.maxNewRuns))" } ?? ""))
+          + "; in flight \(report.inFlight), queued \(report.queued)"
+          + (p.map { " (g=\($0.g) r=\($0.r) q=\($0.q) max_new_runs=\($0.maxNewRuns))" } ?? ""))
       for e in report.submitErrors.prefix(5) { ctx.output.error("  \(e.run): \(e.message)") }
     }
     return report.submitErrors.contains { !$0.transient } ? 1 : 0
@@ -625,14 +760,20 @@ enum Commands {
     if ctx.json {
       ctx.output.json(["cancelled": result.cancelled.map(\.id), "message": result.message] as [String: Any])
     } else {
-      ctx.output.line(result.cancelled.isEmpty ? "nothing to cancel" : "cancelled \(result.cancelled.count) run(s): " + result.cancelled.map(\.id).joined(separator: ", "))
+      ctx.output.line(
+        result.cancelled.isEmpty
+          ? "nothing to cancel"
+          : "cancelled \(result.cancelled.count) run(s): "
+            + result.cancelled.map(\.id).joined(separator: ", "))
       if !result.message.isEmpty { ctx.output.line(result.message) }
     }
     return 0
   }
 
   static func retry(_ ctx: CLIContext) throws -> Int32 {
-    if ctx.args.positionals.isEmpty && !ctx.args.flag("failed") { throw SluiceError.usage("name runs to retry, or --failed") }
+    if ctx.args.positionals.isEmpty && !ctx.args.flag("failed") {
+      throw SluiceError.usage("name runs to retry, or --failed")
+    }
     let retried: [String] = try mutateState(ctx, "retry") { state, store in
       var keys = ctx.args.positionals
       if ctx.args.flag("failed") {
@@ -648,16 +789,23 @@ enum Commands {
           done.append(e)
           continue
         }
-        guard let r = try store.unarchive(k, active: &state), let i = state.runs.firstIndex(where: { $0.id == r.id }) else {
+        guard let r = try store.unarchive(k, active: &state),
+          let i = state.runs.firstIndex(where: { $0.id == r.id })
+        else {
           throw SluiceError.notFound("no finished run '\(k)' to retry; see 'sluice runs'")
         }
-        if !state.runs[i].state.isTerminal { throw SluiceError.failed("run \(r.id) is \(r.state.rawValue), not finished") }
+        if !state.runs[i].state.isTerminal {
+          throw SluiceError.failed("run \(r.id) is \(r.state.rawValue), not finished")
+        }
         done.append(Engine.requeueRun(&state.runs[i], reason: "retried by hand"))
       }
       return done
     }
-    if ctx.json { ctx.output.json(["retried": retried]) } else {
-      ctx.output.line(retried.isEmpty ? "nothing to retry" : "queued again: " + retried.joined(separator: ", "))
+    if ctx.json {
+      ctx.output.json(["retried": retried])
+    } else {
+      ctx.output.line(
+        retried.isEmpty ? "nothing to retry" : "queued again: " + retried.joined(separator: ", "))
     }
     return 0
   }
@@ -695,19 +843,33 @@ enum Commands {
   static func events(_ ctx: CLIContext) throws -> Int32 {
     var since = 0
     if let s = ctx.args.value("since") {
-      guard let n = Int(s), n >= 0 else { throw SluiceError.usage("--since takes the seq number of the last event seen") }
+      guard let n = Int(s), n >= 0 else {
+        throw SluiceError.usage("--since takes the seq number of the last event seen")
+      }
       since = n
     }
     let list = try (try ctx.store()).events(since: since)
     if ctx.json {
-      ctx.output.json([
-        "events": list.map { ["seq": $0.seq, "time": $0.time, "kind": $0.kind, "run": $0.run, "task": $0.task, "job_id": $0.jobID, "state": $0.state, "exit_code": $0.exitCode, "message": $0.message] as [String: Any?] },
-        "cursor": list.last?.seq ?? since,
-      ] as [String: Any])
+      ctx.output.json(
+        [
+          "events": list.map {
+            [
+              "seq": $0.seq, "time": $0.time, "kind": $0.kind, "run": $0.run, "task": $0.task,
+              "job_id": $0.jobID, "state": $0.state, "exit_code": $0.exitCode, "message": $0.message,
+            ] as [String: Any?]
+          },
+          "cursor": list.last?.seq ?? since,
+        ] as [String: Any])
     } else {
-      ctx.output.table(["SEQ", "TIME", "KIND", "RUN", "DETAIL"], list.map { e in
-        [String(e.seq), e.time, e.kind, e.run ?? e.task ?? "-", [e.jobID.map { "job \($0)" }, e.exitCode.map { "exit \($0)" }, e.message].compactMap { $0 }.joined(separator: " ")]
-      })
+      ctx.output.table(
+        ["SEQ", "TIME", "KIND", "RUN", "DETAIL"],
+        list.map { e in
+          [
+            String(e.seq), e.time, e.kind, e.run ?? e.task ?? "-",
+            [e.jobID.map { "job \($0)" }, e.exitCode.map { "exit \($0)" }, e.message].compactMap { $0 }
+              .joined(separator: " "),
+          ]
+        })
       ctx.output.line("cursor: \(list.last?.seq ?? since)")
     }
     return 0
@@ -726,7 +888,10 @@ enum Commands {
 
 extension Engine {
   static func requeueRun(_ run: inout Run, reason: String) -> String {
-    run.history.append(Attempt(attempt: run.attempt, jobID: run.jobID, state: run.state, exitCode: run.exitCode, reason: run.reason, ended: run.ended))
+    run.history.append(
+      Attempt(
+        attempt: run.attempt, jobID: run.jobID, state: run.state, exitCode: run.exitCode, reason: run.reason,
+        ended: run.ended))
     run.attempt += 1
     run.state = .queued
     run.jobID = nil

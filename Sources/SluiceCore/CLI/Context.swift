@@ -11,7 +11,8 @@ public final class CLIContext {
   private var cachedConfig: Config?
 
   public init(
-    args: ParsedArguments, environment: [String: String], output: Output, runner: CommandRunning = ProcessRunner(),
+    args: ParsedArguments, environment: [String: String], output: Output,
+    runner: CommandRunning = ProcessRunner(),
     clock: Clock = SystemClock()
   ) {
     self.args = args
@@ -38,9 +39,13 @@ public final class CLIContext {
     do {
       if args.value("config") != nil && !Files.exists(configPath) {
         throw SluiceError.config(
-          DiagnosticsError([Diagnostic(file: configPath, line: 1, severity: .error, message: "config file not found; check --config")]))
+          DiagnosticsError([
+            Diagnostic(
+              file: configPath, line: 1, severity: .error, message: "config file not found; check --config")
+          ]))
       }
-      let c = try Config.load(projectFile: configPath, userFile: Config.userConfigPath(environment: environment))
+      let c = try Config.load(
+        projectFile: configPath, userFile: Config.userConfigPath(environment: environment))
       cachedConfig = c
       return c
     } catch let d as DiagnosticsError {
@@ -52,16 +57,21 @@ public final class CLIContext {
     let c = try config()
     let configDir = (configPath as NSString).deletingLastPathComponent
     let tasks: String
-    if let t = args.value("tasks") { tasks = Files.absolute(t, relativeTo: cwd) } else {
+    if let t = args.value("tasks") {
+      tasks = Files.absolute(t, relativeTo: cwd)
+    } else {
       tasks = Files.absolute(c.tasksFile, relativeTo: configDir)
     }
     let projectDir = (tasks as NSString).deletingLastPathComponent
     let state: String
-    if let s = args.value("state-dir") { state = Files.absolute(s, relativeTo: cwd) } else {
+    if let s = args.value("state-dir") {
+      state = Files.absolute(s, relativeTo: cwd)
+    } else {
       state = Files.absolute(c.stateDir, relativeTo: projectDir)
     }
     return ProjectPaths(
-      tasksFile: tasks, projectDir: projectDir, stateDir: state, logsDir: Files.absolute(c.logsDir, relativeTo: projectDir),
+      tasksFile: tasks, projectDir: projectDir, stateDir: state,
+      logsDir: Files.absolute(c.logsDir, relativeTo: projectDir),
       configFile: configPath)
   }
 

@@ -48,11 +48,14 @@ public enum Table {
     func fmt(_ r: [String]) -> String {
       var parts: [String] = []
       for (i, c) in r.enumerated() {
-        if i == r.count - 1 { parts.append(c) } else {
+        if i == r.count - 1 {
+          parts.append(c)
+        } else {
           parts.append(c + String(repeating: " ", count: max(0, widths[i] - c.count)))
         }
       }
-      return parts.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+      return parts.joined(separator: "  ").replacingOccurrences(
+        of: "\\s+$", with: "", options: .regularExpression)
     }
     var s = fmt(header) + "\n"
     for r in rows { s += fmt(r) + "\n" }

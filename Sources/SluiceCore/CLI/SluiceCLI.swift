@@ -10,18 +10,23 @@ public enum SluiceCLI {
       usage: "sluice init", examples: ["sluice init"], json: false),
     CommandSpec(
       "tasks", summary: "Show phases, tasks, markers, runs' states, the current phase and what blocks what.",
-      usage: "sluice tasks [--next]", options: [OptionSpec("next", help: "print only the task to work on next")],
+      usage: "sluice tasks [--next]",
+      options: [OptionSpec("next", help: "print only the task to work on next")],
       examples: ["sluice tasks", "sluice tasks --next --json"]),
     CommandSpec(
       "sweep", summary: "Create, list and show sweeps (groups of runs).",
       usage: "sluice sweep create NAME --goal TEXT | sweep list | sweep show NAME",
       options: [OptionSpec("goal", value: "TEXT", help: "what the sweep is for")], positionals: 1...2,
-      examples: ["sluice sweep create lr-sweep --goal 'find the best learning rate'", "sluice sweep list", "sluice sweep show lr-sweep --json"]),
+      examples: [
+        "sluice sweep create lr-sweep --goal 'find the best learning rate'", "sluice sweep list",
+        "sluice sweep show lr-sweep --json",
+      ]),
     CommandSpec(
       "run", summary: "Record a run by hand, or queue a held one.",
       usage: "sluice run add --name N --command C [--sweep S] [resources] [--held] | run start ID",
       options: [
-        OptionSpec("name", value: "NAME", help: "run name"), OptionSpec("command", value: "CMD", help: "shell command to run"),
+        OptionSpec("name", value: "NAME", help: "run name"),
+        OptionSpec("command", value: "CMD", help: "shell command to run"),
         OptionSpec("sweep", value: "SWEEP", help: "file the run under this sweep (created if missing)"),
         OptionSpec("held", help: "record the run as held (start it later with 'sluice run start')"),
       ] + resourceOptions, positionals: 1...2,
@@ -38,16 +43,22 @@ public enum SluiceCLI {
         OptionSpec("param", value: "NAME=V1,V2", repeatable: true, help: "a grid parameter and its values"),
         OptionSpec("held", help: "record the runs as held"),
       ] + resourceOptions,
-      examples: ["sluice grid --sweep lr --command 'python train.py --lr {lr} --seed {seed}' --param lr=1e-3,1e-4 --param seed=0,1"]),
+      examples: [
+        "sluice grid --sweep lr --command 'python train.py --lr {lr} --seed {seed}' --param lr=1e-3,1e-4 --param seed=0,1"
+      ]),
     CommandSpec(
-      "runs", summary: "List tracked runs.", usage: "sluice runs [--sweep S] [--state STATE] [--task ID] [--sync]",
+      "runs", summary: "List tracked runs.",
+      usage: "sluice runs [--sweep S] [--state STATE] [--task ID] [--sync]",
       options: [
-        OptionSpec("sweep", value: "SWEEP", help: "only this sweep"), OptionSpec("state", value: "STATE", help: "only runs in this state"),
+        OptionSpec("sweep", value: "SWEEP", help: "only this sweep"),
+        OptionSpec("state", value: "STATE", help: "only runs in this state"),
         OptionSpec("task", value: "ID", help: "only runs of this task"),
-        OptionSpec("sync", help: "ask the scheduler first (one squeue + one sacct), like a tick that submits nothing"),
+        OptionSpec(
+          "sync", help: "ask the scheduler first (one squeue + one sacct), like a tick that submits nothing"),
       ], examples: ["sluice runs", "sluice runs --state failed --json"]),
     CommandSpec(
-      "show", summary: "Show one run in full: command, resources, job, state, logs, script.", usage: "sluice show RUN",
+      "show", summary: "Show one run in full: command, resources, job, state, logs, script.",
+      usage: "sluice show RUN",
       positionals: 1...1, examples: ["sluice show p1-baseline"]),
     CommandSpec(
       "plan", summary: "Show what a tick would submit now and why, with the capacity arithmetic.",
@@ -66,47 +77,74 @@ public enum SluiceCLI {
         OptionSpec("gpus-free", value: "N", help: "use N GPU slots instead of asking the scheduler"),
       ], examples: ["sluice tick", "*/5 * * * * cd ~/project && sluice tick --quiet"]),
     CommandSpec(
-      "cancel", summary: "Cancel runs (one scancel call).", usage: "sluice cancel RUN... | --sweep S | --task ID",
-      options: [OptionSpec("sweep", value: "SWEEP", help: "every unfinished run of the sweep"), OptionSpec("task", value: "ID", help: "every unfinished run of the task")],
-      positionals: 0...1000, examples: ["sluice cancel p1-baseline", "sluice cancel --sweep p1-learning-rate-sweep"]),
+      "cancel", summary: "Cancel runs (one scancel call).",
+      usage: "sluice cancel RUN... | --sweep S | --task ID",
+      options: [
+        OptionSpec("sweep", value: "SWEEP", help: "every unfinished run of the sweep"),
+        OptionSpec("task", value: "ID", help: "every unfinished run of the task"),
+      ],
+      positionals: 0...1000,
+      examples: ["sluice cancel p1-baseline", "sluice cancel --sweep p1-learning-rate-sweep"]),
     CommandSpec(
-      "retry", summary: "Queue finished runs again (a new attempt).", usage: "sluice retry RUN... | --failed [--sweep S]",
-      options: [OptionSpec("failed", help: "every run that ended badly"), OptionSpec("sweep", value: "SWEEP", help: "only in this sweep")],
-      positionals: 0...1000, examples: ["sluice retry p1-baseline", "sluice retry --failed --sweep p1-learning-rate-sweep"]),
+      "retry", summary: "Queue finished runs again (a new attempt).",
+      usage: "sluice retry RUN... | --failed [--sweep S]",
+      options: [
+        OptionSpec("failed", help: "every run that ended badly"),
+        OptionSpec("sweep", value: "SWEEP", help: "only in this sweep"),
+      ],
+      positionals: 0...1000,
+      examples: ["sluice retry p1-baseline", "sluice retry --failed --sweep p1-learning-rate-sweep"]),
     CommandSpec(
       "logs", summary: "Print a run's stdout (or stderr).", usage: "sluice logs RUN [--err] [--follow]",
-      options: [OptionSpec("err", help: "stderr instead of stdout"), OptionSpec("follow", help: "keep printing as the log grows, until the run ends")],
+      options: [
+        OptionSpec("err", help: "stderr instead of stdout"),
+        OptionSpec("follow", help: "keep printing as the log grows, until the run ends"),
+      ],
       positionals: 1...1, examples: ["sluice logs p1-baseline", "sluice logs p1-baseline --err"], json: false),
     CommandSpec(
       "events", summary: "Completions, failures, submission errors and lost jobs, each once per cursor.",
-      usage: "sluice events [--since CURSOR]", options: [OptionSpec("since", value: "CURSOR", help: "only events after this cursor (the last seq you saw)")],
+      usage: "sluice events [--since CURSOR]",
+      options: [
+        OptionSpec("since", value: "CURSOR", help: "only events after this cursor (the last seq you saw)")
+      ],
       examples: ["sluice events --json", "sluice events --since 42"]),
-    CommandSpec("log", summary: "Print the iteration log (.sluice/log.md).", usage: "sluice log", examples: ["sluice log", "sluice log | tail -20"], json: false),
     CommandSpec(
-      "cluster", summary: "Partitions, nodes, CPUs and GPUs, your jobs, binding limits and this project's capacity.",
-      usage: "sluice cluster [--partition P]", options: [OptionSpec("partition", value: "P", help: "only this partition")],
+      "log", summary: "Print the iteration log (.sluice/log.md).", usage: "sluice log",
+      examples: ["sluice log", "sluice log | tail -20"], json: false),
+    CommandSpec(
+      "cluster",
+      summary: "Partitions, nodes, CPUs and GPUs, your jobs, binding limits and this project's capacity.",
+      usage: "sluice cluster [--partition P]",
+      options: [OptionSpec("partition", value: "P", help: "only this partition")],
       examples: ["sluice cluster", "sluice cluster --partition gpu --json"]),
     CommandSpec(
-      "doctor", summary: "Check Slurm, accounting, partitions, GPU flags, state folder, tasks file and templates.",
+      "doctor",
+      summary: "Check Slurm, accounting, partitions, GPU flags, state folder, tasks file and templates.",
       usage: "sluice doctor", examples: ["sluice doctor", "sluice doctor --json"]),
     CommandSpec(
       "sbatch", summary: "Drop-in for sbatch: submits through sbatch and records a tracked run.",
       usage: "sluice sbatch [--sweep S] [sbatch options] script.sh [args]", positionals: 0...10000,
-      examples: ["alias sbatch='sluice sbatch'", "sluice sbatch --sweep probes -p gpu --gres=gpu:1 job.sh"], json: false),
+      examples: ["alias sbatch='sluice sbatch'", "sluice sbatch --sweep probes -p gpu --gres=gpu:1 job.sh"],
+      json: false),
   ]
 
   static let resourceOptions: [OptionSpec] = [
     OptionSpec("gpus", value: "N", help: "GPUs"), OptionSpec("cpus", value: "N", help: "CPUs per task"),
-    OptionSpec("mem", value: "SIZE", help: "memory, e.g. 16G"), OptionSpec("time", value: "LIMIT", help: "time limit, e.g. 2:00:00"),
-    OptionSpec("partition", value: "P", help: "partition"), OptionSpec("account", value: "A", help: "account"),
+    OptionSpec("mem", value: "SIZE", help: "memory, e.g. 16G"),
+    OptionSpec("time", value: "LIMIT", help: "time limit, e.g. 2:00:00"),
+    OptionSpec("partition", value: "P", help: "partition"),
+    OptionSpec("account", value: "A", help: "account"),
     OptionSpec("qos", value: "Q", help: "QOS"), OptionSpec("constraint", value: "C", help: "node features"),
     OptionSpec("nodes", value: "N", help: "nodes"), OptionSpec("ntasks", value: "N", help: "tasks"),
   ]
 
   public static func usage() -> String {
-    var s = "sluice \(version): run a research plan on Slurm without flooding it, losing a job or submitting one twice.\n\n"
+    var s =
+      "sluice \(version): run a research plan on Slurm without flooding it, losing a job or submitting one twice.\n\n"
     s += "Usage: sluice COMMAND [options]   (sluice COMMAND --help for each)\n\nCommands:\n"
-    for c in commands { s += "  " + c.name.padding(toLength: 10, withPad: " ", startingAt: 0) + c.summary + "\n" }
+    for c in commands {
+      s += "  " + c.name.padding(toLength: 10, withPad: " ", startingAt: 0) + c.summary + "\n"
+    }
     s += """
 
       Exit codes: 0 ok, 1 a run or check failed, 2 usage error, 3 stopped by the sentinel,
@@ -124,7 +162,8 @@ public enum SluiceCLI {
   }
 
   public static func run(
-    _ arguments: [String], environment: [String: String], output: Output, runner: CommandRunning = ProcessRunner(),
+    _ arguments: [String], environment: [String: String], output: Output,
+    runner: CommandRunning = ProcessRunner(),
     clock: Clock = SystemClock()
   ) -> Int32 {
     guard let name = arguments.first else {
@@ -140,12 +179,14 @@ public enum SluiceCLI {
       return 0
     }
     guard let spec = commands.first(where: { $0.name == name }) else {
-      let hint = closest(name, in: commands.map(\.name), maxDistance: 3).map { "; did you mean '\($0)'?" } ?? ""
+      let hint =
+        closest(name, in: commands.map(\.name), maxDistance: 3).map { "; did you mean '\($0)'?" } ?? ""
       output.error("sluice: unknown command '\(name)'\(hint) (see 'sluice --help')")
       return 2
     }
     if name == "sbatch" {
-      return SbatchCommand.run(Array(arguments.dropFirst()), environment: environment, output: output, runner: runner, clock: clock)
+      return SbatchCommand.run(
+        Array(arguments.dropFirst()), environment: environment, output: output, runner: runner, clock: clock)
     }
     let parsed: ParsedArguments
     do { parsed = try ArgumentParser.parse(Array(arguments.dropFirst()), spec: spec) } catch {
@@ -164,7 +205,9 @@ public enum SluiceCLI {
         output.error("sluice \(name): \(e) (retry later)")
       } else if case .tasks(let d) = e {
         output.error(d.description)
-        output.error("sluice \(name): the tasks file has \(d.diagnostics.count) error(s); nothing was written or submitted")
+        output.error(
+          "sluice \(name): the tasks file has \(d.diagnostics.count) error(s); nothing was written or submitted"
+        )
       } else if case .config(let d) = e {
         output.error(d.description)
       } else {

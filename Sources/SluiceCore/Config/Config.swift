@@ -66,9 +66,10 @@ public struct Config: Equatable, Sendable {
     for (table, entries) in doc.sorted(by: { $0.key < $1.key }) {
       guard let keys = Self.schema[table] else {
         let line = entries.values.map(\.line).min() ?? 1
-        let hint = closest(table, in: Array(Self.schema.keys).filter { !$0.isEmpty }).map {
-          "; did you mean [\($0)]?"
-        } ?? "; known tables: [defaults] [limits] [slurm] [paths] [retry] [local]"
+        let hint =
+          closest(table, in: Array(Self.schema.keys).filter { !$0.isEmpty }).map {
+            "; did you mean [\($0)]?"
+          } ?? "; known tables: [defaults] [limits] [slurm] [paths] [retry] [local]"
         bad(max(1, line - 1), "unknown table [\(table)]\(hint)")
         continue
       }
@@ -83,14 +84,18 @@ public struct Config: Equatable, Sendable {
         case ("s", .string(let s)):
           if let msg = set(table: table, key: key, string: s) { bad(entry.line, "\(where_): \(msg)") }
         case ("i", .integer(let n)):
-          if n < 0 { bad(entry.line, "\(where_) must not be negative") } else {
+          if n < 0 {
+            bad(entry.line, "\(where_) must not be negative")
+          } else {
             set(table: table, key: key, int: n)
           }
         case ("b", .boolean(let b)): set(table: table, key: key, bool: b)
         case ("a", .array(let a)):
           if let msg = set(table: table, key: key, array: a) { bad(entry.line, "\(where_): \(msg)") }
         default:
-          let want = ["s": "a string", "i": "a whole number", "b": "true or false", "a": "an array of strings"][type]!
+          let want = [
+            "s": "a string", "i": "a whole number", "b": "true or false", "a": "an array of strings",
+          ][type]!
           bad(entry.line, "\(where_) must be \(want), not \(entry.value.typeName)")
         }
       }

@@ -131,7 +131,11 @@ public enum TOML {
         if c == "\\" && q == "\"" { escaped = true } else if c == q { inString = nil }
         continue
       }
-      if c == "\"" || c == "'" { inString = c } else if c == "[" { depth += 1 } else if c == "]" {
+      if c == "\"" || c == "'" {
+        inString = c
+      } else if c == "[" {
+        depth += 1
+      } else if c == "]" {
         depth -= 1
         if depth == 0 { return true }
       }
@@ -166,7 +170,9 @@ public enum TOML {
         let (s, after) = try parseString(rest)
         items.append(s)
         rest = after.drop(while: { $0 == " " || $0 == "\t" })
-        if rest.hasPrefix(",") { rest = rest.dropFirst() } else if !rest.hasPrefix("]") {
+        if rest.hasPrefix(",") {
+          rest = rest.dropFirst()
+        } else if !rest.hasPrefix("]") {
           throw ValueError(message: "expected ',' or ']' in the array")
         }
       }
@@ -178,7 +184,8 @@ public enum TOML {
     let digits = raw.replacingOccurrences(of: "_", with: "")
     if let n = Int(digits) { return .integer(n) }
     throw ValueError(
-      message: "'\(raw)' is not a value sluice reads; use \"text\", a whole number, true/false or [\"a\", \"b\"]")
+      message:
+        "'\(raw)' is not a value sluice reads; use \"text\", a whole number, true/false or [\"a\", \"b\"]")
   }
 
   static func parseString(_ s: Substring) throws -> (String, Substring) {

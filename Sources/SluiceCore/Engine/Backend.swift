@@ -96,7 +96,10 @@ public struct ExitRecord: Equatable, Sendable {
     guard let text = try? Files.readText(base) else { return (started, nil) }
     let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ")
     guard let first = parts.first, let code = Int(first) else { return (started, nil) }
-    return (started, ExitRecord(exitCode: code, endedEpoch: parts.count > 1 ? Double(parts[1]) : nil, startedEpoch: started))
+    return (
+      started,
+      ExitRecord(exitCode: code, endedEpoch: parts.count > 1 ? Double(parts[1]) : nil, startedEpoch: started)
+    )
   }
 }
 
@@ -104,7 +107,8 @@ public struct ExitRecord: Equatable, Sendable {
 public enum StateMap {
   /// nil: still in flight (PENDING, RUNNING, CONFIGURING, REQUEUED, ...).
   public static func runState(slurm raw: String, exitCode: Int?) -> RunState? {
-    let word = raw.trimmingCharacters(in: .whitespaces).uppercased()
+    let word =
+      raw.trimmingCharacters(in: .whitespaces).uppercased()
       .split(whereSeparator: { $0 == " " || $0 == "+" }).first.map(String.init) ?? ""
     switch word {
     case "PENDING", "PD", "CONFIGURING", "CF", "REQUEUED", "RQ", "REQUEUE_HOLD", "REQUEUE_FED", "RESIZING",
@@ -127,7 +131,8 @@ public enum StateMap {
   /// In-flight flavour of a state: running or pending.
   public static func inFlightState(slurm raw: String) -> RunState {
     let w = raw.uppercased()
-    if w.hasPrefix("RUNNING") || w.hasPrefix("COMPLETING") || w == "R" || w == "CG" || w.hasPrefix("STAGE_OUT")
+    if w.hasPrefix("RUNNING") || w.hasPrefix("COMPLETING") || w == "R" || w == "CG"
+      || w.hasPrefix("STAGE_OUT")
       || w.hasPrefix("SIGNALING")
     {
       return .running

@@ -112,9 +112,12 @@ public final class Engine {
   public func loadTasks() throws -> TasksDocument {
     let data: Data
     do { data = try Files.read(paths.tasksFile) } catch let e as FileError {
-      throw SluiceError.notFound("\(e.path): cannot read the tasks file; create it or pass --tasks PATH (\(e.message))")
+      throw SluiceError.notFound(
+        "\(e.path): cannot read the tasks file; create it or pass --tasks PATH (\(e.message))")
     }
-    do { return try TasksParser.parse(data, path: displayPath(paths.tasksFile)) } catch let d as DiagnosticsError {
+    do { return try TasksParser.parse(data, path: displayPath(paths.tasksFile)) } catch let d
+      as DiagnosticsError
+    {
       throw SluiceError.tasks(d)
     }
   }
@@ -135,7 +138,8 @@ public final class Engine {
     }
     if n == "sbatch.sh" { return (Template.builtin, "built-in sbatch.sh") }
     throw SluiceError.failed(
-      "template '\(n)' not found in \(templateSearch.joined(separator: ", ")); add it or remove '- template:'")
+      "template '\(n)' not found in \(templateSearch.joined(separator: ", ")); add it or remove '- template:'"
+    )
   }
 
   public var renderContext: RenderContext {
@@ -183,166 +187,183 @@ public final class Engine {
     // Retries for runs that ended in a retryable state.
     for i in state.runs.indices where state.runs[i].state.isTerminal {
       let r = state.runs[i]
-      guard config.retryStates.contains(r.state.rawValue), r.attempt < (r.maxRetries ?? config.retryMax) else {
+      guard config.retryStates.contains(r.state.rawValue), r.attempt < (r.maxRetries ?? config.retryMax)
+      else {
         continue
       }
       requeue(&state.runs[i], reason: "retry after \(r.state.rawValue)")
       report.retried.append(r.id)
-      events.append(Event(time: stamp, kind: "retried", run: r.id, task: r.task, message: "after \(r.state.rawValue)"))
+      events.append(
+        Event(time: stamp, kind: "retried", run: r.id, task: r.task, message: "after \(r.state.rawValue)"))
     }
     if !options.syncOnly {
-    // A task reset from [!] to [ ] by a person: its failed runs go again.
-    for task in doc.runnableTasks {
-      guard let sweep = state.sweeps.first(where: { $0.task == task.id }) else { continue }
-      let bad = sweep.archived.filter { RunState(rawValue: $0.key).map { $0.isTerminal && $0 != .completed } ?? false }
-      let activeBad = state.runs.filter { $0.sweep == sweep.id && $0.state.isTerminal && $0.state != .completed }
-      if bad.isEmpty && activeBad.isEmpty { continue }
-      for i in state.runs.indices where state.runs[i].sweep == sweep.id && state.runs[i].state.isTerminal
-        && state.runs[i].state != .completed
-      {
-        requeue(&state.runs[i], reason: "task reset to [ ]")
-        report.requeued.append(state.runs[i].id)
-      }
-      if !bad.isEmpty {
-        for s in try store.allSummaries(active: state)
-        where s.sweep == sweep.id && s.state.isTerminal && s.state != .completed
-          && !state.runs.contains(where: { $0.id == s.id })
+      // A task reset from [!] to [ ] by a person: its failed runs go again.
+      for task in doc.runnableTasks {
+        guard let sweep = state.sweeps.first(where: { $0.task == task.id }) else { continue }
+        let bad = sweep.archived.filter {
+          RunState(rawValue: $0.key).map { $0.isTerminal && $0 != .completed } ?? false
+        }
+        let activeBad = state.runs.filter {
+          $0.sweep == sweep.id && $0.state.isTerminal && $0.state != .completed
+        }
+        if bad.isEmpty && activeBad.isEmpty { continue }
+        for i in state.runs.indices
+        where state.runs[i].sweep == sweep.id && state.runs[i].state.isTerminal
+          && state.runs[i].state != .completed
         {
-          if var run = try store.unarchive(s.id, active: &state), let i = state.runs.firstIndex(where: { $0.id == run.id }) {
-            requeue(&run, reason: "task reset to [ ]")
-            state.runs[i] = run
-            report.requeued.append(run.id)
+          requeue(&state.runs[i], reason: "task reset to [ ]")
+          report.requeued.append(state.runs[i].id)
+        }
+        if !bad.isEmpty {
+          for s in try store.allSummaries(active: state)
+          where s.sweep == sweep.id && s.state.isTerminal && s.state != .completed
+            && !state.runs.contains(where: { $0.id == s.id })
+          {
+            if var run = try store.unarchive(s.id, active: &state),
+              let i = state.runs.firstIndex(where: { $0.id == run.id })
+            {
+              requeue(&run, reason: "task reset to [ ]")
+              state.runs[i] = run
+              report.requeued.append(run.id)
+            }
           }
         }
       }
-    }
-    // Expand.
-    report.expanded = Expander.expand(document: doc, state: &state, config: config, now: now)
-    for s in report.expanded {
-      let n = state.runs.filter { $0.sweep == s }.count
-      events.append(Event(time: stamp, kind: "sweep_created", task: s, message: "\(n) runs"))
-    }
-    // Keep queue order = tasks-file order (stable for ad-hoc runs).
-    let order = Dictionary(uniqueKeysWithValues: doc.tasks.enumerated().map { ($1.id, $0) })
-    let queued = state.runs.enumerated().filter { $0.element.state == .queued }
-      .sorted { (order[$0.element.task ?? ""] ?? Int.max, $0.offset) < (order[$1.element.task ?? ""] ?? Int.max, $1.offset) }
-      .map(\.element)
-    // Only queued runs of tasks that may run now go out (ad-hoc runs always may).
-    let current = doc.currentPhase
-    let eligible = queued.filter { r in
-      guard let id = r.task else { return true }
-      guard let t = doc.task(id: id) else { return false }
-      return t.phase == current && !t.marker.isFinished && doc.blocker(of: t) == nil
-    }
-    // Capacity and plan.
-    let partitions = Array(Set(eligible.map { $0.resources.partition ?? config.defaults.partition }))
-      .sorted { ($0 ?? "") < ($1 ?? "") }
-    var capacity: CapacityInput
-    if let free = gpusFreeOverride {
-      capacity = CapacityInput(detectedGPUs: free, source: "--gpus-free")
-    } else {
-      capacity = try backend.capacity(partitions: partitions.isEmpty ? [config.defaults.partition] : partitions)
-    }
-    let inFlightRuns = state.runs.filter(\.state.isInFlight)
-    let plan = Planner.plan(
-      runs: inFlightRuns + eligible, capacity: capacity,
-      limits: PlannerLimits(
-        maxConcurrent: config.maxConcurrent, maxPending: config.maxPending,
-        maxSubmitPerTick: config.maxSubmitPerTick))
-    report.plan = plan
+      // Expand.
+      report.expanded = Expander.expand(document: doc, state: &state, config: config, now: now)
+      for s in report.expanded {
+        let n = state.runs.filter { $0.sweep == s }.count
+        events.append(Event(time: stamp, kind: "sweep_created", task: s, message: "\(n) runs"))
+      }
+      // Keep queue order = tasks-file order (stable for ad-hoc runs).
+      let order = Dictionary(uniqueKeysWithValues: doc.tasks.enumerated().map { ($1.id, $0) })
+      let queued = state.runs.enumerated().filter { $0.element.state == .queued }
+        .sorted {
+          (order[$0.element.task ?? ""] ?? Int.max, $0.offset) < (
+            order[$1.element.task ?? ""] ?? Int.max, $1.offset
+          )
+        }
+        .map(\.element)
+      // Only queued runs of tasks that may run now go out (ad-hoc runs always may).
+      let current = doc.currentPhase
+      let eligible = queued.filter { r in
+        guard let id = r.task else { return true }
+        guard let t = doc.task(id: id) else { return false }
+        return t.phase == current && !t.marker.isFinished && doc.blocker(of: t) == nil
+      }
+      // Capacity and plan.
+      let partitions = Array(Set(eligible.map { $0.resources.partition ?? config.defaults.partition }))
+        .sorted { ($0 ?? "") < ($1 ?? "") }
+      var capacity: CapacityInput
+      if let free = gpusFreeOverride {
+        capacity = CapacityInput(detectedGPUs: free, source: "--gpus-free")
+      } else {
+        capacity = try backend.capacity(
+          partitions: partitions.isEmpty ? [config.defaults.partition] : partitions)
+      }
+      let inFlightRuns = state.runs.filter(\.state.isInFlight)
+      let plan = Planner.plan(
+        runs: inFlightRuns + eligible, capacity: capacity,
+        limits: PlannerLimits(
+          maxConcurrent: config.maxConcurrent, maxPending: config.maxPending,
+          maxSubmitPerTick: config.maxSubmitPerTick))
+      report.plan = plan
 
-    // Submit.
-    let picked = plan.submit.compactMap { id in state.runs.firstIndex { $0.id == id } }
-    let submissions = try group(picked.map { state.runs[$0] }, g: plan.g, state: state)
-    var stop = false
-    if !options.dryRun && !options.testOnly && !submissions.isEmpty {
-      // Exactly once: every run is `submitting` with its tag on disk before sbatch runs.
-      for s in submissions {
-        for r in s.runs {
-          let i = state.runs.firstIndex { $0.id == r.id }!
-          state.runs[i].state = .submitting
-          state.runs[i].submission = s.tag
-          state.runs[i].scriptPath = store.scriptsDir + "/\(s.tag).sh"
-          state.runs[i].arrayIndex = s.isArray ? s.runs.firstIndex { $0.id == r.id } : nil
-        }
-      }
-      try store.save(&state)
-    }
-    for s in submissions {
-      let script: String
-      do {
-        let t = try template(named: s.runs[0].template)
-        script = try ScriptRenderer.render(s, template: t.text, templateName: t.name, context: renderContext)
-      } catch {
-        for r in s.runs {
-          let i = state.runs.firstIndex { $0.id == r.id }!
-          state.runs[i].state = .failed
-          state.runs[i].submitError = "\(error)"
-          state.runs[i].reason = "render failed"
-          state.runs[i].ended = stamp
-          report.submitErrors.append((r.id, "\(error)", false))
-          events.append(Event(time: stamp, kind: "submit_error", run: r.id, task: r.task, message: "\(error)"))
-        }
-        continue
-      }
-      report.scripts.append((s.tag, script))
-      if options.dryRun && !options.testOnly { continue }
-      let scriptPath = store.scriptsDir + "/\(s.tag).sh"
-      try Files.writeAtomically(scriptPath, text: script, mode: 0o700 & config.fileMode | 0o100)
-      try Files.makeDirectory(ScriptRenderer.logFolder(s.runs[0], context: renderContext), mode: 0o755)
-      if options.testOnly {
-        let v = backend.validate(scriptPath: scriptPath)
-        report.validations.append((s.tag, v.ok, v.message))
-        continue
-      }
-      if stop {
-        for r in s.runs { revertToQueued(&state, r.id) }
-        continue
-      }
-      switch backend.submit(s, scriptPath: scriptPath) {
-      case .submitted(let jobID, _):
-        report.submissions.append((s.tag, String(jobID), s.runs.count))
-        let out = ScriptRenderer.outputPattern(s, context: renderContext, err: false)
-        let err = ScriptRenderer.outputPattern(s, context: renderContext, err: true)
-        for (index, r) in s.runs.enumerated() {
-          let i = state.runs.firstIndex { $0.id == r.id }!
-          let idx: Int? = s.isArray ? index : nil
-          state.runs[i].state = .pending
-          state.runs[i].jobID = s.isArray ? "\(jobID)_\(index)" : String(jobID)
-          state.runs[i].arrayJobID = s.isArray ? jobID : nil
-          state.runs[i].arrayIndex = idx
-          state.runs[i].submitted = stamp
-          state.runs[i].submitError = nil
-          state.runs[i].missingSince = nil
-          state.runs[i].stdoutPath = ScriptRenderer.resolvedLog(pattern: out, jobID: jobID, index: idx)
-          state.runs[i].stderrPath = ScriptRenderer.resolvedLog(pattern: err, jobID: jobID, index: idx)
-          report.submitted.append((r.id, state.runs[i].jobID!))
-          events.append(
-            Event(time: stamp, kind: "submitted", run: r.id, task: r.task, jobID: state.runs[i].jobID))
-        }
-      case .uncertain(let message):
-        report.submitErrors.append((s.runs[0].id, "no answer from sbatch: \(message); the tag \(s.tag) is checked next tick", true))
-        stop = true
-      case .failed(let e):
-        let transient = e.kind == .transient
-        for r in s.runs {
-          let i = state.runs.firstIndex { $0.id == r.id }!
-          if transient {
-            revertToQueued(&state, r.id)
-            state.runs[i].submitError = e.message
-          } else {
-            state.runs[i].state = .failed
-            state.runs[i].submitError = e.message
-            state.runs[i].reason = "sbatch rejected the job"
-            state.runs[i].ended = stamp
+      // Submit.
+      let picked = plan.submit.compactMap { id in state.runs.firstIndex { $0.id == id } }
+      let submissions = try group(picked.map { state.runs[$0] }, g: plan.g, state: state)
+      var stop = false
+      if !options.dryRun && !options.testOnly && !submissions.isEmpty {
+        // Exactly once: every run is `submitting` with its tag on disk before sbatch runs.
+        for s in submissions {
+          for r in s.runs {
+            let i = state.runs.firstIndex { $0.id == r.id }!
+            state.runs[i].state = .submitting
+            state.runs[i].submission = s.tag
+            state.runs[i].scriptPath = store.scriptsDir + "/\(s.tag).sh"
+            state.runs[i].arrayIndex = s.isArray ? s.runs.firstIndex { $0.id == r.id } : nil
           }
-          report.submitErrors.append((r.id, e.message, transient))
-          events.append(
-            Event(time: stamp, kind: "submit_error", run: r.id, task: r.task, message: e.message))
         }
-        if transient { stop = true }
+        try store.save(&state)
       }
-    }
+      for s in submissions {
+        let script: String
+        do {
+          let t = try template(named: s.runs[0].template)
+          script = try ScriptRenderer.render(
+            s, template: t.text, templateName: t.name, context: renderContext)
+        } catch {
+          for r in s.runs {
+            let i = state.runs.firstIndex { $0.id == r.id }!
+            state.runs[i].state = .failed
+            state.runs[i].submitError = "\(error)"
+            state.runs[i].reason = "render failed"
+            state.runs[i].ended = stamp
+            report.submitErrors.append((r.id, "\(error)", false))
+            events.append(
+              Event(time: stamp, kind: "submit_error", run: r.id, task: r.task, message: "\(error)"))
+          }
+          continue
+        }
+        report.scripts.append((s.tag, script))
+        if options.dryRun && !options.testOnly { continue }
+        let scriptPath = store.scriptsDir + "/\(s.tag).sh"
+        try Files.writeAtomically(scriptPath, text: script, mode: 0o700 & config.fileMode | 0o100)
+        try Files.makeDirectory(ScriptRenderer.logFolder(s.runs[0], context: renderContext), mode: 0o755)
+        if options.testOnly {
+          let v = backend.validate(scriptPath: scriptPath)
+          report.validations.append((s.tag, v.ok, v.message))
+          continue
+        }
+        if stop {
+          for r in s.runs { revertToQueued(&state, r.id) }
+          continue
+        }
+        switch backend.submit(s, scriptPath: scriptPath) {
+        case .submitted(let jobID, _):
+          report.submissions.append((s.tag, String(jobID), s.runs.count))
+          let out = ScriptRenderer.outputPattern(s, context: renderContext, err: false)
+          let err = ScriptRenderer.outputPattern(s, context: renderContext, err: true)
+          for (index, r) in s.runs.enumerated() {
+            let i = state.runs.firstIndex { $0.id == r.id }!
+            let idx: Int? = s.isArray ? index : nil
+            state.runs[i].state = .pending
+            state.runs[i].jobID = s.isArray ? "\(jobID)_\(index)" : String(jobID)
+            state.runs[i].arrayJobID = s.isArray ? jobID : nil
+            state.runs[i].arrayIndex = idx
+            state.runs[i].submitted = stamp
+            state.runs[i].submitError = nil
+            state.runs[i].missingSince = nil
+            state.runs[i].stdoutPath = ScriptRenderer.resolvedLog(pattern: out, jobID: jobID, index: idx)
+            state.runs[i].stderrPath = ScriptRenderer.resolvedLog(pattern: err, jobID: jobID, index: idx)
+            report.submitted.append((r.id, state.runs[i].jobID!))
+            events.append(
+              Event(time: stamp, kind: "submitted", run: r.id, task: r.task, jobID: state.runs[i].jobID))
+          }
+        case .uncertain(let message):
+          report.submitErrors.append(
+            (s.runs[0].id, "no answer from sbatch: \(message); the tag \(s.tag) is checked next tick", true))
+          stop = true
+        case .failed(let e):
+          let transient = e.kind == .transient
+          for r in s.runs {
+            let i = state.runs.firstIndex { $0.id == r.id }!
+            if transient {
+              revertToQueued(&state, r.id)
+              state.runs[i].submitError = e.message
+            } else {
+              state.runs[i].state = .failed
+              state.runs[i].submitError = e.message
+              state.runs[i].reason = "sbatch rejected the job"
+              state.runs[i].ended = stamp
+            }
+            report.submitErrors.append((r.id, e.message, transient))
+            events.append(
+              Event(time: stamp, kind: "submit_error", run: r.id, task: r.task, message: e.message))
+          }
+          if transient { stop = true }
+        }
+      }
     }
     if options.dryRun || options.testOnly {
       report.calls = backend.callCounts
@@ -352,7 +373,9 @@ public final class Engine {
     let edits = Expander.markerEdits(document: doc, state: state)
     if !edits.isEmpty {
       report.markers = try WriteBack.write(edits, document: doc)
-      for s in report.markers.skipped { report.warnings.append("\(displayPath(paths.tasksFile)): \(s.reason); left alone") }
+      for s in report.markers.skipped {
+        report.warnings.append("\(displayPath(paths.tasksFile)): \(s.reason); left alone")
+      }
     }
     report.inFlight = state.runs.filter(\.state.isInFlight).count
     report.queued = state.runs.filter { $0.state == .queued }.count
@@ -374,7 +397,9 @@ public final class Engine {
 
   func requeue(_ run: inout Run, reason: String) {
     run.history.append(
-      Attempt(attempt: run.attempt, jobID: run.jobID, state: run.state, exitCode: run.exitCode, reason: run.reason, ended: run.ended))
+      Attempt(
+        attempt: run.attempt, jobID: run.jobID, state: run.state, exitCode: run.exitCode, reason: run.reason,
+        ended: run.ended))
     run.attempt += 1
     run.state = .queued
     run.jobID = nil
@@ -391,7 +416,10 @@ public final class Engine {
     run.reason = reason
   }
 
-  func apply(_ updates: [RunUpdate], to state: inout ActiveState, now: String, report: inout TickReport, events: inout [Event]) {
+  func apply(
+    _ updates: [RunUpdate], to state: inout ActiveState, now: String, report: inout TickReport,
+    events: inout [Event]
+  ) {
     for u in updates {
       guard let i = state.runs.firstIndex(where: { $0.id == u.runID }) else { continue }
       var r = state.runs[i]
@@ -428,7 +456,9 @@ public final class Engine {
         report.finished.append((r.id, r.state, r.exitCode))
         let kind = u.state == .completed ? "completed" : (u.state == .lost ? "lost" : "failed")
         events.append(
-          Event(time: now, kind: kind, run: r.id, task: r.task, jobID: r.jobID, state: r.state.rawValue, exitCode: r.exitCode, message: u.reason))
+          Event(
+            time: now, kind: kind, run: r.id, task: r.task, jobID: r.jobID, state: r.state.rawValue,
+            exitCode: r.exitCode, message: u.reason))
       }
       state.runs[i] = r
     }
@@ -450,7 +480,9 @@ public final class Engine {
         var start = 0
         while start < current.count {
           let chunk = Array(current[start..<min(current.count, start + maxArray)])
-          let sweepsActive = Set(state.runs.filter { $0.state.isInFlight }.compactMap(\.sweep)).union([chunk[0].sweep ?? ""]).count
+          let sweepsActive = Set(state.runs.filter { $0.state.isInFlight }.compactMap(\.sweep)).union([
+            chunk[0].sweep ?? ""
+          ]).count
           let share = max(1, g / max(1, sweepsActive))
           out.append(Submission(tag: Self.newTag(), runs: chunk, isArray: chunk.count > 1, throttle: share))
           start += maxArray
@@ -477,18 +509,31 @@ public final class Engine {
   func logEntry(_ r: TickReport, stamp: String) -> String {
     var lines = ["## \(stamp) tick (\(r.backend))"]
     if let p = r.plan {
-      lines.append("- capacity: g=\(p.g) (\(p.gSource)), r=\(p.r), q=\(p.q), max_new_runs=\(p.maxNewRuns), bound by \(p.boundBy)")
+      lines.append(
+        "- capacity: g=\(p.g) (\(p.gSource)), r=\(p.r), q=\(p.q), max_new_runs=\(p.maxNewRuns), bound by \(p.boundBy)"
+      )
     }
     if !r.submitted.isEmpty {
-      lines.append("- submitted \(r.submitted.count): " + r.submitted.prefix(20).map { "\($0.run) (\($0.jobID))" }.joined(separator: ", ") + (r.submitted.count > 20 ? ", ..." : ""))
+      lines.append(
+        "- submitted \(r.submitted.count): "
+          + r.submitted.prefix(20).map { "\($0.run) (\($0.jobID))" }.joined(separator: ", ")
+          + (r.submitted.count > 20 ? ", ..." : ""))
     }
     let done = r.finished.filter { $0.state == .completed }
-    if !done.isEmpty { lines.append("- completed \(done.count): " + done.prefix(20).map(\.run).joined(separator: ", ")) }
+    if !done.isEmpty {
+      lines.append("- completed \(done.count): " + done.prefix(20).map(\.run).joined(separator: ", "))
+    }
     let bad = r.finished.filter { $0.state != .completed }
     if !bad.isEmpty {
-      lines.append("- failed \(bad.count): " + bad.prefix(20).map { "\($0.run) \($0.state.rawValue)" + ($0.exitCode.map { " exit \($0)" } ?? "") }.joined(separator: ", "))
+      lines.append(
+        "- failed \(bad.count): "
+          + bad.prefix(20).map {
+            "\($0.run) \($0.state.rawValue)" + ($0.exitCode.map { " exit \($0)" } ?? "")
+          }.joined(separator: ", "))
     }
-    for e in r.submitErrors.prefix(10) { lines.append("- submit error \(e.run)\(e.transient ? " (transient)" : ""): \(e.message)") }
+    for e in r.submitErrors.prefix(10) {
+      lines.append("- submit error \(e.run)\(e.transient ? " (transient)" : ""): \(e.message)")
+    }
     if !r.retried.isEmpty { lines.append("- retried: " + r.retried.joined(separator: ", ")) }
     if !r.adopted.isEmpty { lines.append("- adopted after a crash: " + r.adopted.joined(separator: ", ")) }
     for e in r.markers.applied { lines.append("- marked [\(e.to.rawValue)] \(e.title)") }

@@ -72,7 +72,8 @@ public enum Expander {
         guard let s = RunState(rawValue: k) else { return false }
         return s.isTerminal && s != .completed
       }.values.reduce(0, +)
-      let submitted = active.contains { $0.state != .queued && $0.state != .held } || completed + terminalBad > 0
+      let submitted =
+        active.contains { $0.state != .queued && $0.state != .held } || completed + terminalBad > 0
       var target: Marker?
       if completed == total {
         target = .done

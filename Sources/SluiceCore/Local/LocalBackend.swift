@@ -17,7 +17,10 @@ public final class LocalBackend: Backend {
   let grace: Int
   let fileMode: mode_t
 
-  public init(stateDir: String, runner: CommandRunning, environment: [String: String], grace: Int = 10, fileMode: mode_t = 0o600) {
+  public init(
+    stateDir: String, runner: CommandRunning, environment: [String: String], grace: Int = 10,
+    fileMode: mode_t = 0o600
+  ) {
     self.dir = stateDir + "/local"
     self.runner = runner
     self.environment = environment
@@ -37,15 +40,21 @@ public final class LocalBackend: Backend {
   /// GPU indices: CUDA_VISIBLE_DEVICES if set, else nvidia-smi, else none.
   public func gpuIndices() -> [String] {
     if let v = environment["CUDA_VISIBLE_DEVICES"] {
-      return v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && $0 != "-1" && $0 != "NoDevFiles" }
+      return v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+        !$0.isEmpty && $0 != "-1" && $0 != "NoDevFiles"
+      }
     }
     callCounts["nvidia-smi", default: 0] += 1
     guard
       let r = try? runner.run(
-        CommandRequest(argv: ["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"], environment: environment, timeout: 10)),
+        CommandRequest(
+          argv: ["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"], environment: environment,
+          timeout: 10)),
       r.succeeded
     else { return [] }
-    return r.stdoutText.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && Int($0) != nil }
+    return r.stdoutText.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+      !$0.isEmpty && Int($0) != nil
+    }
   }
 
   public func capacity(partitions: [String?]) throws -> CapacityInput {
@@ -75,7 +84,9 @@ public final class LocalBackend: Backend {
 
   /// Process start time in clock ticks since boot (field 22 of /proc/PID/stat).
   static func processStart(_ pid: Int32) -> UInt64? {
-    guard let text = try? Files.readText("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return nil }
+    guard let text = try? Files.readText("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else {
+      return nil
+    }
     let fields = text[text.index(after: close)...].split(separator: " ")
     // fields[0] is state (field 3); start time is field 22 → index 19.
     guard fields.count > 19 else { return nil }
@@ -111,8 +122,10 @@ public final class LocalBackend: Backend {
           env["SLURM_ARRAY_JOB_ID"] = String(jobID)
         }
         if want > 0 || !all.isEmpty { env["CUDA_VISIBLE_DEVICES"] = mine.joined(separator: ",") }
-        let stdout = ScriptRenderer.resolvedLog(pattern: out.out, jobID: jobID, index: s.isArray ? index : nil)
-        let stderr = ScriptRenderer.resolvedLog(pattern: out.err, jobID: jobID, index: s.isArray ? index : nil)
+        let stdout = ScriptRenderer.resolvedLog(
+          pattern: out.out, jobID: jobID, index: s.isArray ? index : nil)
+        let stderr = ScriptRenderer.resolvedLog(
+          pattern: out.err, jobID: jobID, index: s.isArray ? index : nil)
         let exitPath = dir + "/\(key).exit"
         var argv = ["/bin/sh", "-c"]
         let seconds = run.resources.time.flatMap(Validate.timeSeconds)
@@ -121,7 +134,8 @@ public final class LocalBackend: Backend {
           + "/bin/bash \"$0\"; c=$?; printf '%s\\n' \"$c\" > \"$1.tmp\" && mv -f \"$1.tmp\" \"$1\""
         argv += [inner, scriptPath, exitPath]
         callCounts["spawn", default: 0] += 1
-        let pid = try Spawn.detached(argv, environment: env, stdout: stdout, stderr: stderr, directory: run.workdir)
+        let pid = try Spawn.detached(
+          argv, environment: env, stdout: stdout, stderr: stderr, directory: run.workdir)
         let start = Self.processStart(pid) ?? 0
         let rec = JobRecord(version: 1, pid: pid, start: start, gpus: mine, run: run.id, time: seconds)
         try Files.writeAtomically(dir + "/\(key).json", try JSONEncoder().encode(rec), mode: fileMode)
@@ -155,22 +169,39 @@ public final class LocalBackend: Backend {
         continue
       }
       let script = ExitRecord.read(context.exitsDir + "/\(run.id).a\(run.attempt)")
-      let wrap = (try? Files.readText(dir + "/\(job).exit")).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+      let wrap = (try? Files.readText(dir + "/\(job).exit")).flatMap {
+        Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
+      }
       let ended = script.exit?.endedEpoch.map { Timestamps.iso(Date(timeIntervalSince1970: $0)) }
       let started = script.started.map { Timestamps.iso(Date(timeIntervalSince1970: $0)) }
       if let w = wrap {
         if rec.time != nil && (w == 124 || w == 137) && script.exit == nil {
-          out.append(RunUpdate(runID: run.id, state: .timeout, exitCode: w, reason: "time limit \(run.resources.time ?? "")", started: started))
+          out.append(
+            RunUpdate(
+              runID: run.id, state: .timeout, exitCode: w, reason: "time limit \(run.resources.time ?? "")",
+              started: started))
         } else {
           let code = script.exit?.exitCode ?? w
-          out.append(RunUpdate(runID: run.id, state: code == 0 ? .completed : .failed, exitCode: code, started: started, ended: ended))
+          out.append(
+            RunUpdate(
+              runID: run.id, state: code == 0 ? .completed : .failed, exitCode: code, started: started,
+              ended: ended))
         }
       } else if run.reason == "cancel requested" {
-        out.append(RunUpdate(runID: run.id, state: .cancelled, exitCode: script.exit?.exitCode, reason: "cancelled", started: started))
+        out.append(
+          RunUpdate(
+            runID: run.id, state: .cancelled, exitCode: script.exit?.exitCode, reason: "cancelled",
+            started: started))
       } else if let e = script.exit {
-        out.append(RunUpdate(runID: run.id, state: e.exitCode == 0 ? .completed : .failed, exitCode: e.exitCode, started: started, ended: ended))
+        out.append(
+          RunUpdate(
+            runID: run.id, state: e.exitCode == 0 ? .completed : .failed, exitCode: e.exitCode,
+            started: started, ended: ended))
       } else {
-        out.append(RunUpdate(runID: run.id, state: .lost, reason: "process \(rec.pid) ended without an exit record", started: started))
+        out.append(
+          RunUpdate(
+            runID: run.id, state: .lost, reason: "process \(rec.pid) ended without an exit record",
+            started: started))
       }
     }
     return out
@@ -245,7 +276,9 @@ public enum Spawn {
     posix_spawnattr_setflags(&attr, Int16(0x80 | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
     let envStrings = environment.map { "\($0.key)=\($0.value)" }
     var pid: pid_t = 0
-    let rc = withCStrings(argv) { a in withCStrings(envStrings) { e in posix_spawn(&pid, argv[0], &actions, &attr, a, e) } }
+    let rc = withCStrings(argv) { a in
+      withCStrings(envStrings) { e in posix_spawn(&pid, argv[0], &actions, &attr, a, e) }
+    }
     if rc != 0 { throw CommandRunnerError.spawnFailed(argv[0], rc) }
     return pid
   }

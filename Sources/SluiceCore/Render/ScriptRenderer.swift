@@ -77,7 +77,8 @@ public enum ScriptRenderer {
 
   static func checkPath(_ p: String, _ run: String) throws {
     if p.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\0" || $0 == "'" || $0 == "\"" || $0 == " " }) {
-      throw RenderError(run: run, message: "path '\(p)' has spaces, quotes or newlines; Slurm cannot take it in #SBATCH")
+      throw RenderError(
+        run: run, message: "path '\(p)' has spaces, quotes or newlines; Slurm cannot take it in #SBATCH")
     }
   }
 

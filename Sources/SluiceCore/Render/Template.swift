@@ -23,7 +23,9 @@ public enum Template {
           let hint = closest(key, in: Array(values.keys)).map { "; did you mean {{\($0)}}?" } ?? ""
           throw TemplateError(
             template: name, line: line,
-            message: "unknown placeholder {{\(key)}}\(hint) (known: \(values.keys.sorted().joined(separator: ", ")))")
+            message:
+              "unknown placeholder {{\(key)}}\(hint) (known: \(values.keys.sorted().joined(separator: ", ")))"
+          )
         }
         out += v
         i = close.upperBound

@@ -16,7 +16,9 @@ public final class SlurmCLI {
   public private(set) var counts: [String: Int] = [:]
   public private(set) var log: [(argv: [String], seconds: Double, exit: Int32)] = []
 
-  public static let fallbackDirs = ["/usr/bin", "/usr/local/bin", "/opt/slurm/bin", "/usr/local/slurm/bin", "/opt/slurm/current/bin"]
+  public static let fallbackDirs = [
+    "/usr/bin", "/usr/local/bin", "/opt/slurm/bin", "/usr/local/slurm/bin", "/opt/slurm/current/bin",
+  ]
 
   public init(runner: CommandRunning, environment: [String: String], binDir: String?, timeout: Double = 30) {
     self.runner = runner
@@ -44,15 +46,20 @@ public final class SlurmCLI {
     guard let path = locate(argv[0]) else {
       throw SlurmCommandError(
         kind: .transient, command: argv[0],
-        message: "\(argv[0]) not found in [slurm] bin_dir, PATH or \(Self.fallbackDirs.joined(separator: ", ")); set bin_dir in sluice.toml")
+        message:
+          "\(argv[0]) not found in [slurm] bin_dir, PATH or \(Self.fallbackDirs.joined(separator: ", ")); set bin_dir in sluice.toml"
+      )
     }
     counts[argv[0], default: 0] += 1
     let r = try runner.run(
-      CommandRequest(argv: [path] + argv.dropFirst(), environment: environment, timeout: timeout ?? self.timeout, outputLimit: 256 << 20))
+      CommandRequest(
+        argv: [path] + argv.dropFirst(), environment: environment, timeout: timeout ?? self.timeout,
+        outputLimit: 256 << 20))
     log.append((argv, r.duration, r.exitCode))
     verbose?(
       String(format: "[slurm] %.3fs exit %d%@: ", r.duration, r.exitCode, r.timedOut ? " (timed out)" : "")
-        + argv.map { Shell.quote($0.replacingOccurrences(of: "\u{1f}", with: "\\x1f")) }.joined(separator: " "))
+        + argv.map { Shell.quote($0.replacingOccurrences(of: "\u{1f}", with: "\\x1f")) }.joined(
+          separator: " "))
     return r
   }
 }
@@ -98,7 +105,8 @@ public final class SlurmBackend: Backend, ArrayLimited {
   func fail(_ argv: [String], _ r: CommandResult) -> SlurmCommandError {
     if r.timedOut {
       return SlurmCommandError(
-        kind: .transient, command: argv[0], message: "no answer within \(Int(cli.timeout)) s (is slurmctld up?)", exitCode: r.exitCode)
+        kind: .transient, command: argv[0],
+        message: "no answer within \(Int(cli.timeout)) s (is slurmctld up?)", exitCode: r.exitCode)
     }
     return SlurmErrors.error(command: argv[0], stderr: r.stderrText, exitCode: r.exitCode)
   }
@@ -126,7 +134,9 @@ public final class SlurmBackend: Backend, ArrayLimited {
   public func accounting(_ ids: [JobID], since: Date) throws -> [AccountingRecord]? {
     if ids.isEmpty { return [] }
     var out: [AccountingRecord] = []
-    for argv in SlurmQueries.sacct(jobIDs: ids, start: Self.slurmTime(since), cluster: config.clusters, chunkSize: 500) {
+    for argv in SlurmQueries.sacct(
+      jobIDs: ids, start: Self.slurmTime(since), cluster: config.clusters, chunkSize: 500)
+    {
       let r = try cli.run(argv)
       if !r.succeeded {
         let e = fail(argv, r)
@@ -141,7 +151,10 @@ public final class SlurmBackend: Backend, ArrayLimited {
   func accounting(names: [String], since: Date) throws -> [AccountingRecord]? {
     if names.isEmpty { return [] }
     let argv =
-      ["sacct", "-P", "-n", "-X", "--delimiter=\(SlurmQueries.fieldSeparator)", "-S", Self.slurmTime(since), "--name=" + names.joined(separator: ","), "-o", SacctParser.fields.joined(separator: ",")]
+      [
+        "sacct", "-P", "-n", "-X", "--delimiter=\(SlurmQueries.fieldSeparator)", "-S", Self.slurmTime(since),
+        "--name=" + names.joined(separator: ","), "-o", SacctParser.fields.joined(separator: ","),
+      ]
       + (config.clusters.map { ["--clusters=\($0)"] } ?? [])
     let r = try cli.run(argv)
     if !r.succeeded {
@@ -161,7 +174,10 @@ public final class SlurmBackend: Backend, ArrayLimited {
   }
 
   public func ping() -> (ok: Bool, message: String) {
-    guard let r = try? cli.run(["scontrol"] + (config.clusters.map { ["--clusters=\($0)"] } ?? []) + ["ping"], timeout: 15) else {
+    guard
+      let r = try? cli.run(
+        ["scontrol"] + (config.clusters.map { ["--clusters=\($0)"] } ?? []) + ["ping"], timeout: 15)
+    else {
       return (false, "scontrol not found")
     }
     let text = (r.stdoutText + r.stderrText).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -171,7 +187,8 @@ public final class SlurmBackend: Backend, ArrayLimited {
   func loadFacts() -> SlurmFacts {
     if let f = facts { return f }
     let now = clock.now().timeIntervalSince1970
-    if let p = cachePath, let d = try? Files.read(p), let f = try? JSONDecoder().decode(SlurmFacts.self, from: d), f.version == 1,
+    if let p = cachePath, let d = try? Files.read(p),
+      let f = try? JSONDecoder().decode(SlurmFacts.self, from: d), f.version == 1,
       now - f.fetched < 3600, now >= f.fetched
     {
       facts = f
@@ -187,7 +204,8 @@ public final class SlurmBackend: Backend, ArrayLimited {
       f.accounting = cfg["AccountingStorageType"].map { !$0.contains("none") }
     }
     if f.accounting != false {
-      let a = try? cli.run(SlurmQueries.sacctmgrAssociations(user: user, cluster: config.clusters), timeout: 15)
+      let a = try? cli.run(
+        SlurmQueries.sacctmgrAssociations(user: user, cluster: config.clusters), timeout: 15)
       let q = try? cli.run(SlurmQueries.sacctmgrQOS(), timeout: 15)
       if let a, let q, a.succeeded, q.succeeded {
         let assocs = SacctmgrParser.parseAssociations(a.stdoutText).items
@@ -224,9 +242,12 @@ public final class SlurmBackend: Backend, ArrayLimited {
   // MARK: Backend
 
   /// GPUs on usable nodes of the partitions (each node counted once).
-  public static func usableGPUs(_ nodes: [NodeInfo], partitions: [String?]) -> (gpus: Int, partitions: [String]) {
+  public static func usableGPUs(_ nodes: [NodeInfo], partitions: [String?]) -> (
+    gpus: Int, partitions: [String]
+  ) {
     let defaultPartition = nodes.first(where: \.isDefaultPartition)?.partition
-    let wanted = Set(partitions.map { $0 ?? defaultPartition ?? "" }.flatMap { $0.split(separator: ",").map(String.init) })
+    let wanted = Set(
+      partitions.map { $0 ?? defaultPartition ?? "" }.flatMap { $0.split(separator: ",").map(String.init) })
     var seen = Set<String>()
     var total = 0
     for n in nodes where wanted.contains(n.partition) && n.state.usable && !seen.contains(n.name) {
@@ -241,7 +262,8 @@ public final class SlurmBackend: Backend, ArrayLimited {
     let (gpus, names) = Self.usableGPUs(nodes, partitions: partitions)
     let l = limits
     var c = CapacityInput(
-      detectedGPUs: gpus > 0 ? gpus : nil, source: "GPUs on usable nodes of \(names.joined(separator: ","))", limits: l)
+      detectedGPUs: gpus > 0 ? gpus : nil, source: "GPUs on usable nodes of \(names.joined(separator: ","))",
+      limits: l)
     if l.maxSubmitJobs != nil || l.maxJobs != nil {
       let q = try queue().filter { StateMap.runState(slurm: $0.state, exitCode: nil) == nil }
       c.userJobsQueued = q.count
@@ -277,7 +299,9 @@ public final class SlurmBackend: Backend, ArrayLimited {
       if let j = byID[id] ?? pendingRangeMatch(run, byID: byID, queue: queue) {
         if StateMap.runState(slurm: j.state, exitCode: nil) == nil {
           updates.append(
-            RunUpdate(runID: run.id, state: StateMap.inFlightState(slurm: j.state), reason: j.reason == "None" ? nil : j.reason, started: j.startTime))
+            RunUpdate(
+              runID: run.id, state: StateMap.inFlightState(slurm: j.state),
+              reason: j.reason == "None" ? nil : j.reason, started: j.startTime))
           continue
         }
         squeueTerminal[run.id] = j
@@ -300,7 +324,10 @@ public final class SlurmBackend: Backend, ArrayLimited {
     let since = context.now.addingTimeInterval(-14 * 86400)
     if !tagNames.isEmpty {
       let uniqueTags = Array(Set(tagNames)).sorted()
-      let names = Set(submitting.filter { uniqueTags.contains($0.submission ?? "") }.map { Submission(tag: $0.submission!, runs: [$0], isArray: $0.arrayIndex != nil).jobName })
+      let names = Set(
+        submitting.filter { uniqueTags.contains($0.submission ?? "") }.map {
+          Submission(tag: $0.submission!, runs: [$0], isArray: $0.arrayIndex != nil).jobName
+        })
       let recs = try accounting(names: Array(names).sorted(), since: since) ?? []
       var recTags: [String: [QueuedJob]] = [:]
       for r in recs {
@@ -312,7 +339,10 @@ public final class SlurmBackend: Backend, ArrayLimited {
         if let jobs = recTags[run.submission!], let u = adopt(run, jobs: jobs) {
           updates.append(u)
         } else if ExitRecord.read(context.exitsDir + "/\(run.id).a\(run.attempt)").started != nil {
-          updates.append(RunUpdate(runID: run.id, state: .unknown, reason: "job started (exit record) but Slurm no longer lists it"))
+          updates.append(
+            RunUpdate(
+              runID: run.id, state: .unknown, reason: "job started (exit record) but Slurm no longer lists it"
+            ))
         } else {
           updates.append(RunUpdate(runID: run.id, state: .queued, reason: "submission never reached Slurm"))
         }
@@ -327,7 +357,9 @@ public final class SlurmBackend: Backend, ArrayLimited {
       let submittedTimes = needAccounting.compactMap { $0.submitted.flatMap(Timestamps.parse) }
       let start = (submittedTimes.min() ?? context.now).addingTimeInterval(-86400)
       let recs: [AccountingRecord]?
-      do { recs = try accounting(ids, since: start) } catch let e as SlurmCommandError where e.kind == .transient {
+      do { recs = try accounting(ids, since: start) } catch let e as SlurmCommandError
+        where e.kind == .transient
+      {
         // slurmdbd down or slow: learn nothing about these runs this time; they stay as they are.
         warnings.append("sacct: \(e.message); finished runs are checked again next tick")
         return updates
@@ -341,32 +373,48 @@ public final class SlurmBackend: Backend, ArrayLimited {
         if let rec = recByID[run.jobID!] {
           if let s = StateMap.runState(slurm: rec.state, exitCode: rec.exitCode) {
             updates.append(
-              RunUpdate(runID: run.id, state: s, exitCode: rec.exitCode ?? exitRec.exit?.exitCode, signal: rec.signal,
+              RunUpdate(
+                runID: run.id, state: s, exitCode: rec.exitCode ?? exitRec.exit?.exitCode, signal: rec.signal,
                 reason: Self.reason(rec), started: rec.start ?? started, ended: rec.end))
           } else {
-            updates.append(RunUpdate(runID: run.id, state: StateMap.inFlightState(slurm: rec.state), started: rec.start))
+            updates.append(
+              RunUpdate(runID: run.id, state: StateMap.inFlightState(slurm: rec.state), started: rec.start))
           }
           continue
         }
         // squeue still shows how it ended (accounting off or lagging).
-        if let j = squeueTerminal[run.id], let s = StateMap.runState(slurm: j.state, exitCode: exitRec.exit?.exitCode) {
+        if let j = squeueTerminal[run.id],
+          let s = StateMap.runState(slurm: j.state, exitCode: exitRec.exit?.exitCode)
+        {
           var state = s
           if s == .completed, let e = exitRec.exit, e.exitCode != 0 { state = .failed }
-          updates.append(RunUpdate(runID: run.id, state: state, exitCode: exitRec.exit?.exitCode ?? (s == .completed ? 0 : nil), reason: j.reason, started: started))
+          updates.append(
+            RunUpdate(
+              runID: run.id, state: state, exitCode: exitRec.exit?.exitCode ?? (s == .completed ? 0 : nil),
+              reason: j.reason, started: started))
           continue
         }
         // Missing from both: the job's own exit record decides, else it is unknown until the deadline.
         if recs == nil, let e = exitRec.exit {
           updates.append(
-            RunUpdate(runID: run.id, state: e.exitCode == 0 ? .completed : .failed, exitCode: e.exitCode, reason: "from the job's exit record (no accounting)", started: started, ended: e.endedEpoch.map { Timestamps.iso(Date(timeIntervalSince1970: $0)) }))
+            RunUpdate(
+              runID: run.id, state: e.exitCode == 0 ? .completed : .failed, exitCode: e.exitCode,
+              reason: "from the job's exit record (no accounting)", started: started,
+              ended: e.endedEpoch.map { Timestamps.iso(Date(timeIntervalSince1970: $0)) }))
           continue
         }
         let missing = run.missingSince.flatMap(Timestamps.parse) ?? context.now
         if context.now.timeIntervalSince(missing) > minAge + context.lostMargin {
           if let e = exitRec.exit {
-            updates.append(RunUpdate(runID: run.id, state: e.exitCode == 0 ? .completed : .failed, exitCode: e.exitCode, reason: "from the job's exit record"))
+            updates.append(
+              RunUpdate(
+                runID: run.id, state: e.exitCode == 0 ? .completed : .failed, exitCode: e.exitCode,
+                reason: "from the job's exit record"))
           } else {
-            updates.append(RunUpdate(runID: run.id, state: .lost, reason: "not in squeue or sacct for \(Int(minAge + context.lostMargin)) s"))
+            updates.append(
+              RunUpdate(
+                runID: run.id, state: .lost,
+                reason: "not in squeue or sacct for \(Int(minAge + context.lostMargin)) s"))
           }
         } else {
           updates.append(RunUpdate(runID: run.id, state: .unknown, reason: "not in squeue or sacct yet"))
@@ -396,7 +444,11 @@ public final class SlurmBackend: Backend, ArrayLimited {
     for part in body.split(separator: ",") {
       let ends = part.split(separator: "-")
       if ends.count == 1, let v = Int(ends[0]), v == i { return true }
-      if ends.count == 2, let lo = Int(ends[0]), let hi = Int(ends[1].split(separator: ":")[0]), lo <= i, i <= hi { return true }
+      if ends.count == 2, let lo = Int(ends[0]), let hi = Int(ends[1].split(separator: ":")[0]), lo <= i,
+        i <= hi
+      {
+        return true
+      }
     }
     return false
   }
@@ -404,12 +456,21 @@ public final class SlurmBackend: Backend, ArrayLimited {
   func adopt(_ run: Run, jobs: [QueuedJob]) -> RunUpdate? {
     if let idx = run.arrayIndex {
       guard let base = jobs.first?.id.base else { return nil }
-      let task = jobs.first { $0.id.arrayTask == idx } ?? jobs.first { $0.id.arrayRange.map { Self.range($0, contains: idx) } ?? false }
-      let state = task.map { StateMap.runState(slurm: $0.state, exitCode: nil) == nil ? StateMap.inFlightState(slurm: $0.state) : .unknown } ?? .unknown
-      return RunUpdate(runID: run.id, state: state, jobID: "\(base)_\(idx)", arrayJobID: base, arrayIndex: idx)
+      let task =
+        jobs.first { $0.id.arrayTask == idx }
+        ?? jobs.first { $0.id.arrayRange.map { Self.range($0, contains: idx) } ?? false }
+      let state =
+        task.map {
+          StateMap.runState(slurm: $0.state, exitCode: nil) == nil
+            ? StateMap.inFlightState(slurm: $0.state) : .unknown
+        } ?? .unknown
+      return RunUpdate(
+        runID: run.id, state: state, jobID: "\(base)_\(idx)", arrayJobID: base, arrayIndex: idx)
     }
     guard let j = jobs.first else { return nil }
-    let state: RunState = StateMap.runState(slurm: j.state, exitCode: nil) == nil ? StateMap.inFlightState(slurm: j.state) : .unknown
+    let state: RunState =
+      StateMap.runState(slurm: j.state, exitCode: nil) == nil
+      ? StateMap.inFlightState(slurm: j.state) : .unknown
     return RunUpdate(runID: run.id, state: state, jobID: String(j.id.base))
   }
 
@@ -427,12 +488,14 @@ public final class SlurmBackend: Backend, ArrayLimited {
       let res = try SbatchParser.parseParsable(r.stdoutText)
       return .submitted(jobID: res.jobID, cluster: res.cluster)
     } catch {
-      return .uncertain("sbatch answered '\(r.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines))', not a job id")
+      return .uncertain(
+        "sbatch answered '\(r.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines))', not a job id")
     }
   }
 
   public func validate(scriptPath: String) -> (ok: Bool, message: String) {
-    let argv = ["sbatch", "--test-only"] + (config.clusters.map { ["--clusters=\($0)"] } ?? []) + [scriptPath]
+    let argv =
+      ["sbatch", "--test-only"] + (config.clusters.map { ["--clusters=\($0)"] } ?? []) + [scriptPath]
     guard let r = try? cli.run(argv) else { return (false, "sbatch not found") }
     let text = (r.stderrText + r.stdoutText).trimmingCharacters(in: .whitespacesAndNewlines)
     return (r.succeeded, text)
@@ -448,13 +511,16 @@ public final class SlurmBackend: Backend, ArrayLimited {
       // Whole array selected: cancel it by its id; else only the chosen tasks.
       let known = (try? queue().filter { $0.id.base == a }) ?? []
       let chosen = Set(selected.compactMap(\.arrayIndex))
-      let others = known.contains { j in j.id.arrayTask.map { !chosen.contains($0) } ?? (j.id.arrayRange != nil) }
+      let others = known.contains { j in
+        j.id.arrayTask.map { !chosen.contains($0) } ?? (j.id.arrayRange != nil)
+      }
       if others { ids += selected.compactMap(\.jobID) } else { ids.append(String(a)) }
     }
     if ids.isEmpty { return "" }
     let argv = ["scancel"] + (config.clusters.map { ["--clusters=\($0)"] } ?? []) + ids
     let r = try cli.run(argv)
-    if !r.succeeded && !r.stderrText.contains("already completed") && !r.stderrText.contains("Invalid job id") {
+    if !r.succeeded && !r.stderrText.contains("already completed") && !r.stderrText.contains("Invalid job id")
+    {
       throw fail(argv, r)
     }
     return "scancel \(ids.joined(separator: " "))"

@@ -13,7 +13,9 @@ public enum Grid {
     for part in parts {
       let p = part.trimmingCharacters(in: .whitespaces)
       if p.isEmpty {
-        if parts.count == 1 { return .failure("empty grid; write e.g. '- grid: lr = 1e-3, 1e-4; seed = 0, 1'") }
+        if parts.count == 1 {
+          return .failure("empty grid; write e.g. '- grid: lr = 1e-3, 1e-4; seed = 0, 1'")
+        }
         continue
       }
       guard let eq = p.firstIndex(of: "=") else {

@@ -9,7 +9,9 @@ public enum TasksParser {
   ]
 
   /// Common note words that are never taken for a misspelt key.
-  public static let noteKeys: Set<String> = ["note", "notes", "comment", "result", "results", "idea", "why", "todo", "see"]
+  public static let noteKeys: Set<String> = [
+    "note", "notes", "comment", "result", "results", "idea", "why", "todo", "see",
+  ]
 
   struct RawLine {
     var number: Int
@@ -287,7 +289,8 @@ struct PendingTask {
     }
     func int(_ v: String, _ key: String, _ l: Int, _ c: Int, min: Int) -> Int? {
       guard let n = Int(v), n >= min else {
-        fail(l, c, "'\(key): \(v)' is not a whole number ≥ \(min); write e.g. '- \(key): \(Swift.max(min, 1))'")
+        fail(
+          l, c, "'\(key): \(v)' is not a whole number ≥ \(min); write e.g. '- \(key): \(Swift.max(min, 1))'")
         return nil
       }
       return n
@@ -324,14 +327,20 @@ struct PendingTask {
       case "ntasks": resources.ntasks = int(v, "ntasks", e.line, e.column, min: 1)
       case "retries": retries = int(v, "retries", e.line, e.column, min: 0)
       case "mem":
-        if let m = Validate.memory(v) { resources.mem = m } else {
-          fail(e.line, e.column, "'mem: \(v)' is not a memory size; write e.g. '- mem: 16G' or '- mem: 4000M'")
+        if let m = Validate.memory(v) {
+          resources.mem = m
+        } else {
+          fail(
+            e.line, e.column, "'mem: \(v)' is not a memory size; write e.g. '- mem: 16G' or '- mem: 4000M'")
         }
       case "time":
-        if Validate.timeLimit(v) { resources.time = v } else {
+        if Validate.timeLimit(v) {
+          resources.time = v
+        } else {
           fail(
             e.line, e.column,
-            "'time: \(v)' is not a Slurm time limit; write MM, HH:MM:SS or D-HH:MM:SS, e.g. '- time: 2:00:00'")
+            "'time: \(v)' is not a Slurm time limit; write MM, HH:MM:SS or D-HH:MM:SS, e.g. '- time: 2:00:00'"
+          )
         }
       case "partition", "account", "qos":
         if Validate.slurmName(v, allowComma: e.key == "partition") {
@@ -346,27 +355,38 @@ struct PendingTask {
             "'\(e.key): \(v)' is not a valid Slurm name; use letters, digits, '_', '-' and '.'")
         }
       case "constraint":
-        if Validate.constraint(v) { resources.constraint = v } else {
+        if Validate.constraint(v) {
+          resources.constraint = v
+        } else {
           fail(
             e.line, e.column,
-            "'constraint: \(v)' has characters Slurm constraints do not use; use names joined by & | , [ ] * :")
+            "'constraint: \(v)' has characters Slurm constraints do not use; use names joined by & | , [ ] * :"
+          )
         }
       case "template":
-        if Validate.templateName(v) { template = v } else {
+        if Validate.templateName(v) {
+          template = v
+        } else {
           fail(e.line, e.column, "'template: \(v)' must be a file name or relative path without '..'")
         }
       case "env":
-        if Validate.envAssignment(v) { env.append(v) } else {
+        if Validate.envAssignment(v) {
+          env.append(v)
+        } else {
           fail(e.line, e.column, "'env: \(v)' must be KEY=VALUE with KEY made of letters, digits and '_'")
         }
       case "setup":
-        if v.isEmpty { fail(e.line, e.column, "empty 'setup' line; remove it or write a command") } else {
+        if v.isEmpty {
+          fail(e.line, e.column, "empty 'setup' line; remove it or write a command")
+        } else {
           setup.append(Validate.stripBackticks(v))
         }
       case "workdir":
         if v.isEmpty { fail(e.line, e.column, "empty 'workdir'") } else { workdir = v }
       case "id":
-        if Validate.identifier(v) { id = v } else {
+        if Validate.identifier(v) {
+          id = v
+        } else {
           fail(e.line, e.column, "'id: \(v)' must use letters, digits, '_', '-' and '.' only")
         }
       case "name":

@@ -35,7 +35,9 @@ final class CLITests: XCTestCase {
     let dir = makeTempDir(self)
     let r = sluice(["init"], cwd: dir)
     XCTAssertEqual(r.code, 0)
-    XCTAssertTrue(Files.exists(dir + "/sluice.toml") && Files.isDirectory(dir + "/.sluice") && Files.exists(dir + "/tasks.md"))
+    XCTAssertTrue(
+      Files.exists(dir + "/sluice.toml") && Files.isDirectory(dir + "/.sluice")
+        && Files.exists(dir + "/tasks.md"))
     write(dir + "/tasks.md", "mine\n")
     let again = sluice(["init"], cwd: dir)
     XCTAssertEqual(again.code, 1)
@@ -96,37 +98,55 @@ final class CLITests: XCTestCase {
     write(dir + "/sluice.toml", "[limits]\nmax_pendng = 3\n")
     let r = sluice(["plan"], cwd: dir)
     XCTAssertEqual(r.code, 78)
-    XCTAssertEqual(r.err, "\(dir)/sluice.toml:2:1: error: unknown key 'limits.max_pendng'; did you mean 'max_pending'?\n")
+    XCTAssertEqual(
+      r.err, "\(dir)/sluice.toml:2:1: error: unknown key 'limits.max_pendng'; did you mean 'max_pending'?\n")
   }
 
   func testRunsSweepsGridAndJSON() throws {
     let dir = project()
     XCTAssertEqual(sluice(["sweep", "create", "lr", "--goal", "best lr"], cwd: dir).code, 0)
     XCTAssertEqual(sluice(["sweep", "create", "lr"], cwd: dir).code, 1, "no duplicate sweeps")
-    let g = sluice(["grid", "--sweep", "lr", "--command", "python t.py --lr {lr} --seed {seed}", "--param", "lr=1e-3,1e-4", "--param", "seed=0,1", "--gpus", "1", "--json"], cwd: dir)
+    let g = sluice(
+      [
+        "grid", "--sweep", "lr", "--command", "python t.py --lr {lr} --seed {seed}", "--param",
+        "lr=1e-3,1e-4", "--param", "seed=0,1", "--gpus", "1", "--json",
+      ], cwd: dir)
     XCTAssertEqual(g.code, 0, g.err)
     let made = try XCTUnwrap(jsonObject(g.out) as? [[String: Any]])
-    XCTAssertEqual(made.map { $0["command"] as? String }, ["python t.py --lr 1e-3 --seed 0", "python t.py --lr 1e-3 --seed 1", "python t.py --lr 1e-4 --seed 0", "python t.py --lr 1e-4 --seed 1"])
+    XCTAssertEqual(
+      made.map { $0["command"] as? String },
+      [
+        "python t.py --lr 1e-3 --seed 0", "python t.py --lr 1e-3 --seed 1", "python t.py --lr 1e-4 --seed 0",
+        "python t.py --lr 1e-4 --seed 1",
+      ])
     XCTAssertEqual(made[0]["name"] as? String, "lr[lr=1e-3,seed=0]")
-    let add = sluice(["run", "add", "--name", "probe", "--command", "nvidia-smi", "--held", "--time", "5"], cwd: dir)
+    let add = sluice(
+      ["run", "add", "--name", "probe", "--command", "nvidia-smi", "--held", "--time", "5"], cwd: dir)
     XCTAssertEqual(add.code, 0, add.err)
     let runs = try XCTUnwrap(jsonObject(sluice(["runs", "--json"], cwd: dir).out) as? [[String: Any]])
     XCTAssertEqual(runs.count, 5)
-    for key in ["id", "name", "state", "sweep", "task", "job_id", "exit_code"] { XCTAssertTrue(runs[0].keys.contains(key), key) }
+    for key in ["id", "name", "state", "sweep", "task", "job_id", "exit_code"] {
+      XCTAssertTrue(runs[0].keys.contains(key), key)
+    }
     XCTAssertEqual(runs.last?["state"] as? String, "held")
-    let held = try XCTUnwrap(jsonObject(sluice(["runs", "--state", "held", "--json"], cwd: dir).out) as? [[String: Any]])
+    let held = try XCTUnwrap(
+      jsonObject(sluice(["runs", "--state", "held", "--json"], cwd: dir).out) as? [[String: Any]])
     XCTAssertEqual(held.map { $0["name"] as? String }, ["probe"])
     XCTAssertEqual(sluice(["run", "start", "probe"], cwd: dir).code, 0)
     XCTAssertEqual(sluice(["run", "start", "probe"], cwd: dir).code, 1, "only held runs start")
-    let sweep = try XCTUnwrap(jsonObject(sluice(["sweep", "show", "lr", "--json"], cwd: dir).out) as? [String: Any])
+    let sweep = try XCTUnwrap(
+      jsonObject(sluice(["sweep", "show", "lr", "--json"], cwd: dir).out) as? [String: Any])
     XCTAssertEqual(sweep["goal"] as? String, "best lr")
     XCTAssertEqual(sweep["total"] as? Int, 4)
     let list = sluice(["sweep", "list"], cwd: dir)
     XCTAssertTrue(list.out.contains("lr     4     4 queued  best lr"), list.out)
     let show = sluice(["show", "probe"], cwd: dir)
-    XCTAssertTrue(show.out.split(separator: "\n").contains { $0.hasPrefix("command ") && $0.hasSuffix(" nvidia-smi") }, show.out)
+    XCTAssertTrue(
+      show.out.split(separator: "\n").contains { $0.hasPrefix("command ") && $0.hasSuffix(" nvidia-smi") },
+      show.out)
     XCTAssertEqual(sluice(["show", "nope"], cwd: dir).code, 1)
-    XCTAssertEqual(sluice(["grid", "--sweep", "x", "--command", "a {b}", "--param", "c=1"], cwd: dir).code, 2)
+    XCTAssertEqual(
+      sluice(["grid", "--sweep", "x", "--command", "a {b}", "--param", "c=1"], cwd: dir).code, 2)
   }
 
   func testPlanWithGivenCapacity() throws {
@@ -140,7 +160,8 @@ final class CLITests: XCTestCase {
     XCTAssertEqual(p["r"] as? Int, 0)
     XCTAssertEqual(p["q"] as? Int, 5)
     XCTAssertEqual(p["max_new_runs"] as? Int, 3)
-    XCTAssertEqual(p["submit"] as? [String], ["p1-baseline", "p1-learning-rate-sweep.0", "p1-learning-rate-sweep.1"])
+    XCTAssertEqual(
+      p["submit"] as? [String], ["p1-baseline", "p1-learning-rate-sweep.0", "p1-learning-rate-sweep.1"])
     let text = sluice(["plan", "--gpus-free", "3", "--scripts"], cwd: dir)
     XCTAssertTrue(text.out.contains("max_new_runs = max(0, min(q, g - r)) = max(0, min(5, 3)) = 3"), text.out)
     XCTAssertTrue(text.out.contains("#SBATCH --array=0-1"), text.out)

@@ -60,9 +60,14 @@ final class ConfigTests: XCTestCase {
         return ""
       } catch { return "\(error)" }
     }
-    XCTAssertEqual(err("[defaults]\npartiton = \"gpu\"\n"), "sluice.toml:2:1: error: unknown key 'defaults.partiton'; did you mean 'partition'?")
-    XCTAssertEqual(err("[limits]\nmax_pending = \"3\"\n"), "sluice.toml:2:1: error: limits.max_pending must be a whole number, not a string")
-    XCTAssertTrue(err("[slurm]\ngpu_flag = \"cuda\"\n").contains("must be \"gres\", \"gpus\" or \"gpus-per-node\""))
+    XCTAssertEqual(
+      err("[defaults]\npartiton = \"gpu\"\n"),
+      "sluice.toml:2:1: error: unknown key 'defaults.partiton'; did you mean 'partition'?")
+    XCTAssertEqual(
+      err("[limits]\nmax_pending = \"3\"\n"),
+      "sluice.toml:2:1: error: limits.max_pending must be a whole number, not a string")
+    XCTAssertTrue(
+      err("[slurm]\ngpu_flag = \"cuda\"\n").contains("must be \"gres\", \"gpus\" or \"gpus-per-node\""))
     XCTAssertTrue(err("x = 1.5\n").hasPrefix("sluice.toml:1:1: error: x:"))
     XCTAssertTrue(err("[defaults\n").contains("malformed table header"))
     XCTAssertTrue(err("a = \"unterminated\n").contains("not closed"))

@@ -3,13 +3,16 @@ import XCTest
 @testable import SluiceCore
 
 final class RendererTests: XCTestCase {
-  let context = RenderContext(logsDir: "/proj/logs", exitsDir: "/proj/.sluice/exits", projectDir: "/proj", gpuFlag: .gres, clusters: nil)
+  let context = RenderContext(
+    logsDir: "/proj/logs", exitsDir: "/proj/.sluice/exits", projectDir: "/proj", gpuFlag: .gres, clusters: nil
+  )
 
   func hostileRun() -> Run {
     var r = Run(
       id: "p1-x.0", name: "evil $(touch /tmp/pwned) `id` \"q\" 'q'\n#SBATCH --partition=stolen",
       sweep: "p1-x", task: "p1-x", command: "python train.py --name 'it'\"'\"'s' $(hostname)",
-      resources: Resources(gpus: 2, cpus: 4, mem: "16G", time: "2:00:00", partition: "gpu", account: "lab", qos: "normal"),
+      resources: Resources(
+        gpus: 2, cpus: 4, mem: "16G", time: "2:00:00", partition: "gpu", account: "lab", qos: "normal"),
       env: ["MSG=hello $(whoami) `x` 'q'"], setup: ["module load cuda/12"], created: "")
     r.attempt = 1
     return r
@@ -26,13 +29,15 @@ final class RendererTests: XCTestCase {
 
   func testHostileValuesCannotInject() throws {
     let s = Submission(tag: "sl0123456789", runs: [hostileRun()], isArray: false)
-    let text = try ScriptRenderer.render(s, template: Template.builtin, templateName: "built-in", context: context)
+    let text = try ScriptRenderer.render(
+      s, template: Template.builtin, templateName: "built-in", context: context)
     try golden("single-hostile.sh", text)
     // Exactly the #SBATCH lines sluice wrote, all before the first command.
     let directives = text.split(separator: "\n").filter { $0.hasPrefix("#SBATCH") }
     XCTAssertEqual(directives.count, 10)
     XCTAssertFalse(text.contains("stolen\n#"), "a newline in a name cannot add a directive")
-    XCTAssertTrue(text.contains("#SBATCH --job-name=evil_touch_tmp_pwned_id_q_q_SBATCH_--partition_s.sl0123456789\n"))
+    XCTAssertTrue(
+      text.contains("#SBATCH --job-name=evil_touch_tmp_pwned_id_q_q_SBATCH_--partition_s.sl0123456789\n"))
     XCTAssertTrue(text.contains("#SBATCH --output=/proj/logs/p1-x/p1-x.0-%j.out\n"))
     XCTAssertTrue(text.contains("#SBATCH --partition=gpu\n"))
     XCTAssertTrue(text.contains("#SBATCH --gres=gpu:2"))
@@ -46,12 +51,18 @@ final class RendererTests: XCTestCase {
   func testHostileCommandRunsAsWrittenAndNothingElse() throws {
     let dir = makeTempDir(self)
     let marker = dir + "/pwned"
-    var r = Run(id: "r1", name: "n $(touch \(marker))", sweep: "s", command: "printf '%s\\n' \"$MSG\"", env: ["MSG=$(touch \(marker)) `touch \(marker)`"], created: "")
+    var r = Run(
+      id: "r1", name: "n $(touch \(marker))", sweep: "s", command: "printf '%s\\n' \"$MSG\"",
+      env: ["MSG=$(touch \(marker)) `touch \(marker)`"], created: "")
     r.workdir = dir
-    let ctx = RenderContext(logsDir: dir + "/logs", exitsDir: dir, projectDir: dir, gpuFlag: .gpus, clusters: nil)
-    let text = try ScriptRenderer.render(Submission(tag: "sl0000000001", runs: [r], isArray: false), template: Template.builtin, templateName: "b", context: ctx)
+    let ctx = RenderContext(
+      logsDir: dir + "/logs", exitsDir: dir, projectDir: dir, gpuFlag: .gpus, clusters: nil)
+    let text = try ScriptRenderer.render(
+      Submission(tag: "sl0000000001", runs: [r], isArray: false), template: Template.builtin,
+      templateName: "b", context: ctx)
     try Files.writeAtomically(dir + "/job.sh", text: text, mode: 0o700)
-    let out = try ProcessRunner().run(CommandRequest(argv: ["/bin/bash", dir + "/job.sh"], workingDirectory: dir))
+    let out = try ProcessRunner().run(
+      CommandRequest(argv: ["/bin/bash", dir + "/job.sh"], workingDirectory: dir))
     XCTAssertEqual(out.exitCode, 0, out.stderrText)
     XCTAssertEqual(out.stdoutText, "$(touch \(marker)) `touch \(marker)`\n", "env values are literal")
     XCTAssertFalse(Files.exists(marker))
@@ -61,7 +72,10 @@ final class RendererTests: XCTestCase {
   func testArrayTableAndGPUFlags() throws {
     var runs: [Run] = []
     for i in 0..<3 {
-      runs.append(Run(id: "p1-s.\(i)", name: "s[\(i)]", sweep: "p1-s", command: "echo \(i)", resources: Resources(gpus: 1, time: "10"), created: ""))
+      runs.append(
+        Run(
+          id: "p1-s.\(i)", name: "s[\(i)]", sweep: "p1-s", command: "echo \(i)",
+          resources: Resources(gpus: 1, time: "10"), created: ""))
     }
     let s = Submission(tag: "slaaaaaaaaaa", runs: runs, isArray: true, throttle: 2)
     let text = try ScriptRenderer.render(s, template: Template.builtin, templateName: "b", context: context)
@@ -69,7 +83,9 @@ final class RendererTests: XCTestCase {
     XCTAssertTrue(text.contains("#SBATCH --array=0-2%2"))
     XCTAssertTrue(text.contains("#SBATCH --output=/proj/logs/p1-s/p1-s-%A_%a.out"))
     XCTAssertTrue(text.contains("  2)\n    SLUICE_RUN='p1-s.2'"))
-    for (flag, want) in [(GPUFlag.gres, "--gres=gpu:1"), (.gpus, "--gpus=1"), (.gpusPerNode, "--gpus-per-node=1")] {
+    for (flag, want) in [
+      (GPUFlag.gres, "--gres=gpu:1"), (.gpus, "--gpus=1"), (.gpusPerNode, "--gpus-per-node=1"),
+    ] {
       var c = context
       c.gpuFlag = flag
       c.clusters = "c2"
@@ -80,8 +96,14 @@ final class RendererTests: XCTestCase {
   }
 
   func testTemplatesRejectUnknownPlaceholders() {
-    XCTAssertThrowsError(try Template.render("#!/bin/bash\n{{directives}}\n{{comand}}\n", name: "t.sh", values: ["directives": "", "command": ""])) { e in
-      XCTAssertEqual("\(e)", "t.sh:3: error: unknown placeholder {{comand}}; did you mean {{command}}? (known: command, directives)")
+    XCTAssertThrowsError(
+      try Template.render(
+        "#!/bin/bash\n{{directives}}\n{{comand}}\n", name: "t.sh", values: ["directives": "", "command": ""])
+    ) { e in
+      XCTAssertEqual(
+        "\(e)",
+        "t.sh:3: error: unknown placeholder {{comand}}; did you mean {{command}}? (known: command, directives)"
+      )
     }
     XCTAssertThrowsError(try Template.render("{{x", name: "t", values: [:]))
     XCTAssertEqual(try Template.render("a {{ x }} b", name: "t", values: ["x": "1"]), "a 1 b")

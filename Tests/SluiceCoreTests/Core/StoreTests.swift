@@ -77,7 +77,8 @@ final class StoreTests: XCTestCase {
     let a = ProjectLock(path: dir + "/lock")
     try a.acquire(command: "tick")
     let text = read(dir + "/lock")
-    XCTAssertTrue(text.contains("pid=\(getpid())") && text.contains("host=") && text.contains("started="), text)
+    XCTAssertTrue(
+      text.contains("pid=\(getpid())") && text.contains("host=") && text.contains("started="), text)
     // flock locks belong to the open file description, so a second open in this process conflicts too.
     let b = ProjectLock(path: dir + "/lock")
     XCTAssertThrowsError(try b.acquire(command: "tick")) { e in
@@ -110,9 +111,15 @@ final class StoreTests: XCTestCase {
     for i in 0..<12 {
       var env = ProcessInfo.processInfo.environment
       env["HOME"] = dir
-      let argv = [sluiceBinary, "grid", "--tasks", dir + "/tasks.md", "--sweep", "k\(i)", "--command", "echo {a} {b}", "--param", "a=" + (0..<40).map(String.init).joined(separator: ","), "--param", "b=" + (0..<10).map(String.init).joined(separator: ",")]
+      let argv = [
+        sluiceBinary, "grid", "--tasks", dir + "/tasks.md", "--sweep", "k\(i)", "--command", "echo {a} {b}",
+        "--param", "a=" + (0..<40).map(String.init).joined(separator: ","), "--param",
+        "b=" + (0..<10).map(String.init).joined(separator: ","),
+      ]
       var pid: pid_t = 0
-      let rc = withCStrings(argv) { a in withCStrings(env.map { "\($0)=\($1)" }) { e in posix_spawn(&pid, argv[0], nil, nil, a, e) } }
+      let rc = withCStrings(argv) { a in
+        withCStrings(env.map { "\($0)=\($1)" }) { e in posix_spawn(&pid, argv[0], nil, nil, a, e) }
+      }
       XCTAssertEqual(rc, 0)
       usleep(useconds_t(Int.random(in: 5_000...250_000)))
       kill(pid, SIGKILL)
@@ -120,7 +127,8 @@ final class StoreTests: XCTestCase {
       waitpid(pid, &status, 0)
       let state = try store.loadActive()  // must not throw
       XCTAssertGreaterThanOrEqual(state.runs.count, recorded, "no run lost")
-      XCTAssertTrue([recorded, recorded + 400].contains(state.runs.count), "all or nothing: \(state.runs.count)")
+      XCTAssertTrue(
+        [recorded, recorded + 400].contains(state.runs.count), "all or nothing: \(state.runs.count)")
       recorded = state.runs.count
       let leftovers = Files.list(store.dir).filter { $0.contains(".tmp.") }
       for l in leftovers { Files.remove(store.dir + "/" + l) }
@@ -134,10 +142,14 @@ final class StoreTests: XCTestCase {
     env["HOME"] = dir
     var pids: [pid_t] = []
     for i in 0..<8 {
-      let argv = [sluiceBinary, "run", "add", "--tasks", dir + "/tasks.md", "--name", "r\(i)", "--command", "echo \(i)"]
+      let argv = [
+        sluiceBinary, "run", "add", "--tasks", dir + "/tasks.md", "--name", "r\(i)", "--command", "echo \(i)",
+      ]
       var pid: pid_t = 0
       let fa: UnsafeMutablePointer<posix_spawn_file_actions_t>? = nil
-      _ = withCStrings(argv) { a in withCStrings(env.map { "\($0)=\($1)" }) { e in posix_spawn(&pid, argv[0], fa, nil, a, e) } }
+      _ = withCStrings(argv) { a in
+        withCStrings(env.map { "\($0)=\($1)" }) { e in posix_spawn(&pid, argv[0], fa, nil, a, e) }
+      }
       pids.append(pid)
     }
     for p in pids {

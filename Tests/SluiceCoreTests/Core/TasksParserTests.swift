@@ -41,15 +41,30 @@ final class TasksParserTests: XCTestCase {
     XCTAssertEqual(doc.phases.map(\.title), ["Phase 1: Baselines", "Phase 2: Scale up"])
     XCTAssertEqual(doc.phases.map(\.line), [5, 17])
     let t = doc.tasks
-    XCTAssertEqual(t.map(\.title), ["Baseline", "Learning-rate sweep", "Read the curves and note anomalies", "Reflection gate: do the baselines match the paper's table?", "Large model"])
+    XCTAssertEqual(
+      t.map(\.title),
+      [
+        "Baseline", "Learning-rate sweep", "Read the curves and note anomalies",
+        "Reflection gate: do the baselines match the paper's table?", "Large model",
+      ])
     XCTAssertEqual(t.map(\.kind), [.run, .run, .manual, .gate, .run])
     XCTAssertEqual(t[0].spec?.command, "python train.py --lr 1e-3 --seed 0")
     XCTAssertEqual(t[0].spec?.resources.gpus, 1)
     XCTAssertEqual(t[0].spec?.resources.time, "2:00:00")
-    XCTAssertEqual(t[1].spec?.grid, [GridParameter(name: "lr", values: ["1e-3", "3e-4", "1e-4"]), GridParameter(name: "seed", values: ["0", "1", "2"])])
+    XCTAssertEqual(
+      t[1].spec?.grid,
+      [
+        GridParameter(name: "lr", values: ["1e-3", "3e-4", "1e-4"]),
+        GridParameter(name: "seed", values: ["0", "1", "2"]),
+      ])
     XCTAssertEqual(t[1].spec?.resources.partition, "gpu")
     XCTAssertEqual(t[4].spec?.resources.gpus, 4)
-    XCTAssertEqual(t.map(\.id), ["p1-baseline", "p1-learning-rate-sweep", "p1-read-the-curves-and-note-anomalies", "p1-reflection-gate-do-the-baselines-match-the-paper", "p2-large-model"])
+    XCTAssertEqual(
+      t.map(\.id),
+      [
+        "p1-baseline", "p1-learning-rate-sweep", "p1-read-the-curves-and-note-anomalies",
+        "p1-reflection-gate-do-the-baselines-match-the-paper", "p2-large-model",
+      ])
   }
 
   func testRunnableNextAndGateBlocking() throws {
@@ -75,7 +90,8 @@ final class TasksParserTests: XCTestCase {
     XCTAssertEqual(doc.tasks.map(\.marker), [.done, .inProgress, .skipped, .todo, .todo])
     XCTAssertEqual(doc.nextTask?.title, "Learning-rate sweep")
     XCTAssertEqual(doc.runnableTasks.count, 0, "only [ ] tasks are runnable")
-    let all = text.replacingOccurrences(of: "[/]", with: "[X]").replacingOccurrences(of: "- [ ] Reflection", with: "- [x] Reflection")
+    let all = text.replacingOccurrences(of: "[/]", with: "[X]").replacingOccurrences(
+      of: "- [ ] Reflection", with: "- [x] Reflection")
     let doc2 = try parse(all)
     XCTAssertTrue(doc2.phases[0].finished)
     XCTAssertEqual(doc2.currentPhase, 2)
@@ -93,7 +109,10 @@ final class TasksParserTests: XCTestCase {
   }
 
   func testGateForms() {
-    for t in ["Reflection gate: ok?", "reflection GATE: x", "**Reflection gate:** x", "**Gate**: check", "Gate: y", "  gate : spaced"] {
+    for t in [
+      "Reflection gate: ok?", "reflection GATE: x", "**Reflection gate:** x", "**Gate**: check", "Gate: y",
+      "  gate : spaced",
+    ] {
       XCTAssertTrue(TasksParser.isGateTitle(t), t)
     }
     for t in ["Gateway setup", "Gates are fun", "Reflection on gate: no", "gate without colon"] {
@@ -109,14 +128,16 @@ final class TasksParserTests: XCTestCase {
   }
 
   func testFencedCodeIsText() throws {
-    let doc = try parse("## P\n```\n- [ ] not a task\n## not a heading\n```\n~~~~\n- [?] also text\n~~~~\n- [ ] real\n")
+    let doc = try parse(
+      "## P\n```\n- [ ] not a task\n## not a heading\n```\n~~~~\n- [?] also text\n~~~~\n- [ ] real\n")
     XCTAssertEqual(doc.tasks.map(\.title), ["real"])
     XCTAssertEqual(doc.phases.count, 1)
   }
 
   func testSentinel() throws {
     XCTAssertTrue(try parse("x ABORT_EARLY_DOCS_CHECK_FAILED y\n- [ ] a\n").hasSentinel)
-    XCTAssertTrue(try parse("```\nABORT_EARLY_DOCS_CHECK_FAILED\n```\n").hasSentinel, "anywhere, code blocks included")
+    XCTAssertTrue(
+      try parse("```\nABORT_EARLY_DOCS_CHECK_FAILED\n```\n").hasSentinel, "anywhere, code blocks included")
     XCTAssertFalse(try parse(Self.example).hasSentinel)
   }
 
@@ -149,7 +170,11 @@ final class TasksParserTests: XCTestCase {
       """)
     let s = try XCTUnwrap(doc.tasks[0].spec)
     XCTAssertEqual(s.command, "python x.py")
-    XCTAssertEqual(s.resources, Resources(gpus: 2, cpus: 8, mem: "32G", time: "1-12:00:00", partition: "gpu", account: "lab", qos: "high", constraint: "a100&nvlink", nodes: 2, ntasks: 4))
+    XCTAssertEqual(
+      s.resources,
+      Resources(
+        gpus: 2, cpus: 8, mem: "32G", time: "1-12:00:00", partition: "gpu", account: "lab", qos: "high",
+        constraint: "a100&nvlink", nodes: 2, ntasks: 4))
     XCTAssertEqual(s.template, "big.sh")
     XCTAssertEqual(s.env, ["A=1", "B=two words"])
     XCTAssertEqual(s.setup, ["module load cuda/12", "source venv/bin/activate"])
@@ -222,7 +247,9 @@ final class TasksParserTests: XCTestCase {
   }
 
   func testTimeAndMemoryValidation() {
-    for t in ["5", "5:00", "2:00:00", "1-0", "1-12", "1-12:30", "1-12:30:00", "UNLIMITED"] { XCTAssertTrue(Validate.timeLimit(t), t) }
+    for t in ["5", "5:00", "2:00:00", "1-0", "1-12", "1-12:30", "1-12:30:00", "UNLIMITED"] {
+      XCTAssertTrue(Validate.timeLimit(t), t)
+    }
     for t in ["", "abc", "1:60", "1-", "-1", "1:2:3:4", "2h"] { XCTAssertFalse(Validate.timeLimit(t), t) }
     XCTAssertEqual(Validate.timeSeconds("1-01:02:03"), 90123)
     XCTAssertEqual(Validate.timeSeconds("10"), 600)
@@ -245,7 +272,10 @@ final class TasksParserTests: XCTestCase {
 
   func testHostileInputNeverCrashes() {
     var rng = SystemRandomNumberGenerator()
-    let pieces = ["- [ ] ", "- [x] ", "  - run: ", "  - grid: ", "a = 1, 2", "{a}", "## ", "```", "\n", "\r\n", "[", "]", "\u{0}", "é", "- [", ";", "=", ",", "  - gpus: ", "99999999999999999999"]
+    let pieces = [
+      "- [ ] ", "- [x] ", "  - run: ", "  - grid: ", "a = 1, 2", "{a}", "## ", "```", "\n", "\r\n", "[", "]",
+      "\u{0}", "é", "- [", ";", "=", ",", "  - gpus: ", "99999999999999999999",
+    ]
     for _ in 0..<300 {
       var s = ""
       for _ in 0..<Int.random(in: 0..<60, using: &rng) { s += pieces.randomElement(using: &rng)! }

@@ -22,14 +22,17 @@ let packageRoot: String = {
   var url = URL(fileURLWithPath: #filePath)
   while url.path != "/" {
     url.deleteLastPathComponent()
-    if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url.path }
+    if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
+      return url.path
+    }
   }
   return FileManager.default.currentDirectoryPath
 }()
 
 /// The built `sluice` binary (swift build runs before the tests).
 let sluiceBinary: String = {
-  for p in [".build/debug/sluice", ".build/release/sluice"] where FileManager.default.isExecutableFile(atPath: packageRoot + "/" + p) {
+  for p in [".build/debug/sluice", ".build/release/sluice"]
+  where FileManager.default.isExecutableFile(atPath: packageRoot + "/" + p) {
     return packageRoot + "/" + p
   }
   return packageRoot + "/.build/debug/sluice"
@@ -43,14 +46,21 @@ struct BinaryResult {
 
 /// Runs the real binary in `cwd`.
 @discardableResult
-func sluice(_ args: [String], cwd: String, env extra: [String: String] = [:], timeout: Double = 120) -> BinaryResult {
-  XCTAssertTrue(FileManager.default.isExecutableFile(atPath: sluiceBinary), "build sluice first: swift build (\(sluiceBinary))")
+func sluice(_ args: [String], cwd: String, env extra: [String: String] = [:], timeout: Double = 120)
+  -> BinaryResult
+{
+  XCTAssertTrue(
+    FileManager.default.isExecutableFile(atPath: sluiceBinary),
+    "build sluice first: swift build (\(sluiceBinary))")
   var env = ProcessInfo.processInfo.environment
   env["NO_COLOR"] = "1"
   env["HOME"] = cwd
   for (k, v) in extra { env[k] = v }
-  let r = try! ProcessRunner().run(CommandRequest(argv: [sluiceBinary] + args, environment: env, timeout: timeout, workingDirectory: cwd))
+  let r = try! ProcessRunner().run(
+    CommandRequest(argv: [sluiceBinary] + args, environment: env, timeout: timeout, workingDirectory: cwd))
   return BinaryResult(code: r.exitCode, out: r.stdoutText, err: r.stderrText)
 }
 
-func jsonObject(_ s: String) -> Any? { try? JSONSerialization.jsonObject(with: Data(s.utf8), options: [.fragmentsAllowed]) }
+func jsonObject(_ s: String) -> Any? {
+  try? JSONSerialization.jsonObject(with: Data(s.utf8), options: [.fragmentsAllowed])
+}

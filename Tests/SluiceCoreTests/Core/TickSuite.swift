@@ -14,9 +14,14 @@ class TickSuite: XCTestCase {
   func requireBackend() throws {
     guard backend == "slurm" else { return }
     let env = ProcessInfo.processInfo.environment
-    let up = env["SLURM_CONF"] != nil && (try? ProcessRunner().run(CommandRequest(argv: ["scontrol", "ping"], timeout: 15)))?.stdoutText.contains("UP") == true
+    let up =
+      env["SLURM_CONF"] != nil
+      && (try? ProcessRunner().run(CommandRequest(argv: ["scontrol", "ping"], timeout: 15)))?.stdoutText
+        .contains("UP") == true
     if !up {
-      if env["SLUICE_REQUIRE_SLURM"] == "1" { XCTFail("Slurm is required (SLUICE_REQUIRE_SLURM=1) but scontrol ping fails; run slurm/cluster.sh up") }
+      if env["SLUICE_REQUIRE_SLURM"] == "1" {
+        XCTFail("Slurm is required (SLUICE_REQUIRE_SLURM=1) but scontrol ping fails; run slurm/cluster.sh up")
+      }
       throw XCTSkip("no Slurm cluster: run slurm/cluster.sh up and export SLURM_CONF")
     }
   }
@@ -42,7 +47,9 @@ class TickSuite: XCTestCase {
   }
 
   func markers(_ dir: String) -> [String] {
-    (try? TasksParser.parse(Data(read(dir + "/tasks.md").utf8), path: "t"))?.tasks.map { "[\($0.marker.rawValue)] \($0.title)" } ?? []
+    (try? TasksParser.parse(Data(read(dir + "/tasks.md").utf8), path: "t"))?.tasks.map {
+      "[\($0.marker.rawValue)] \($0.title)"
+    } ?? []
   }
 
   @discardableResult
@@ -54,19 +61,24 @@ class TickSuite: XCTestCase {
       if done() { return true }
       usleep(700_000)
     }
-    XCTFail("timed out after \(Int(timeout)) s; runs: \(runsJSON(dir).map { "\($0["id"] ?? "") \($0["state"] ?? "")" })")
+    XCTFail(
+      "timed out after \(Int(timeout)) s; runs: \(runsJSON(dir).map { "\($0["id"] ?? "") \($0["state"] ?? "")" })"
+    )
     return false
   }
 
   /// GPU slots in flight for this project, as the scheduler (not sluice) sees them.
   func slotsInFlight(_ dir: String) -> Int {
     if backend == "slurm" {
-      let r = try? ProcessRunner().run(CommandRequest(argv: ["squeue", "-h", "-r", "-o", "%j|%T|%b"], timeout: 20))
+      let r = try? ProcessRunner().run(
+        CommandRequest(argv: ["squeue", "-h", "-r", "-o", "%j|%T|%b"], timeout: 20))
       let tags = Set((try? Store(dir: dir + "/.sluice").loadActive())?.runs.compactMap(\.submission) ?? [])
       var n = 0
       for line in (r?.stdoutText ?? "").split(separator: "\n") {
         let f = line.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
-        guard f.count == 3, let tag = SlurmBackend.tag(ofJobName: f[0]), tags.contains(tag) || true, f[0].contains(".sl") else { continue }
+        guard f.count == 3, let tag = SlurmBackend.tag(ofJobName: f[0]), tags.contains(tag) || true,
+          f[0].contains(".sl")
+        else { continue }
         _ = tag
         n += max(1, Gres.requestedGPUs(f[2]))
       }
@@ -74,8 +86,10 @@ class TickSuite: XCTestCase {
     }
     var n = 0
     for f in Files.list(dir + "/.sluice/local") where f.hasSuffix(".json") {
-      if let d = try? Files.read(dir + "/.sluice/local/" + f), let j = jsonObject(String(decoding: d, as: UTF8.self)) as? [String: Any],
-        let pid = j["pid"] as? Int, let start = j["start"] as? UInt64, LocalBackend.processStart(Int32(pid)) == start
+      if let d = try? Files.read(dir + "/.sluice/local/" + f),
+        let j = jsonObject(String(decoding: d, as: UTF8.self)) as? [String: Any],
+        let pid = j["pid"] as? Int, let start = j["start"] as? UInt64,
+        LocalBackend.processStart(Int32(pid)) == start
       {
         n += max(1, (j["gpus"] as? [String])?.count ?? 0)
       }
@@ -115,9 +129,12 @@ class TickSuite: XCTestCase {
     sampler.start()
     tickUntil(dir) { markers(dir).prefix(2).allSatisfy { $0.hasPrefix("[x]") } }
     sampler.stop()
-    XCTAssertLessThanOrEqual(sampler.max, limit, "never more than g=\(limit) GPU slots in flight (samples: \(sampler.count))")
+    XCTAssertLessThanOrEqual(
+      sampler.max, limit, "never more than g=\(limit) GPU slots in flight (samples: \(sampler.count))")
     XCTAssertGreaterThan(sampler.max, 0, "the sampler saw the runs")
-    XCTAssertEqual(markers(dir), ["[x] Baseline", "[x] Sweep", "[ ] Reflection gate: do the curves look right?", "[ ] Later"])
+    XCTAssertEqual(
+      markers(dir),
+      ["[x] Baseline", "[x] Sweep", "[ ] Reflection gate: do the curves look right?", "[ ] Later"])
     let runs = runsJSON(dir)
     XCTAssertEqual(runs.count, 7, "phase 2 waits behind the gate")
     XCTAssertTrue(runs.allSatisfy { $0["state"] as? String == "completed" && $0["exit_code"] as? Int == 0 })
@@ -127,13 +144,17 @@ class TickSuite: XCTestCase {
     let quiet = sluice(["tick", "--quiet"], cwd: dir)
     XCTAssertEqual(quiet.out, "")
     // The gate opens when a person checks it.
-    write(dir + "/tasks.md", read(dir + "/tasks.md").replacingOccurrences(of: "- [ ] Reflection gate", with: "- [x] Reflection gate"))
+    write(
+      dir + "/tasks.md",
+      read(dir + "/tasks.md").replacingOccurrences(of: "- [ ] Reflection gate", with: "- [x] Reflection gate")
+    )
     tickUntil(dir) { markers(dir).last == "[x] Later" }
     let ev = try XCTUnwrap(jsonObject(sluice(["events", "--json"], cwd: dir).out) as? [String: Any])
     let kinds = (ev["events"] as? [[String: Any]] ?? []).compactMap { $0["kind"] as? String }
     XCTAssertEqual(kinds.filter { $0 == "completed" }.count, 8)
     let cursor = try XCTUnwrap(ev["cursor"] as? Int)
-    let again = try XCTUnwrap(jsonObject(sluice(["events", "--since", String(cursor), "--json"], cwd: dir).out) as? [String: Any])
+    let again = try XCTUnwrap(
+      jsonObject(sluice(["events", "--since", String(cursor), "--json"], cwd: dir).out) as? [String: Any])
     XCTAssertEqual((again["events"] as? [Any])?.count, 0, "each event once per cursor")
     XCTAssertTrue(read(dir + "/.sluice/log.md").contains("- marked [x] Later"))
   }
@@ -147,8 +168,12 @@ class TickSuite: XCTestCase {
     XCTAssertEqual(r["exit_code"] as? Int, 3)
     XCTAssertEqual(sluice(["logs", "p1-breaks", "--err"], cwd: dir).out, "oops\n")
     // A person resets [!] to [ ]: the failed run goes again as attempt 1.
-    write(dir + "/tasks.md", read(dir + "/tasks.md").replacingOccurrences(of: "[!] Breaks", with: "[ ] Breaks"))
-    tickUntil(dir) { markers(dir).first == "[!] Breaks" && (runsJSON(dir).first { $0["id"] as? String == "p1-breaks" }?["attempt"] as? Int) == 1 }
+    write(
+      dir + "/tasks.md", read(dir + "/tasks.md").replacingOccurrences(of: "[!] Breaks", with: "[ ] Breaks"))
+    tickUntil(dir) {
+      markers(dir).first == "[!] Breaks"
+        && (runsJSON(dir).first { $0["id"] as? String == "p1-breaks" }?["attempt"] as? Int) == 1
+    }
   }
 
   func checkCancelledByCancel() throws {
@@ -170,14 +195,18 @@ class TickSuite: XCTestCase {
 
   func checkTwoTicksTogetherSubmitOnce() throws {
     try requireBackend()
-    let dir = project("## P\n- [ ] Many\n  - run: `sleep 5; echo {i}`\n  - grid: i = 1, 2, 3, 4\n", config: "[defaults]\narray = false\n")
+    let dir = project(
+      "## P\n- [ ] Many\n  - run: `sleep 5; echo {i}`\n  - grid: i = 1, 2, 3, 4\n",
+      config: "[defaults]\narray = false\n")
     var env = ProcessInfo.processInfo.environment
     env["HOME"] = dir
     var pids: [pid_t] = []
     for _ in 0..<3 {
       var pid: pid_t = 0
       let argv = [sluiceBinary, "tick", "--tasks", dir + "/tasks.md"]
-      _ = withCStrings(argv) { a in withCStrings(env.map { "\($0)=\($1)" }) { e in posix_spawn(&pid, argv[0], nil, nil, a, e) } }
+      _ = withCStrings(argv) { a in
+        withCStrings(env.map { "\($0)=\($1)" }) { e in posix_spawn(&pid, argv[0], nil, nil, a, e) }
+      }
       pids.append(pid)
     }
     var codes: [Int32] = []
@@ -195,10 +224,15 @@ class TickSuite: XCTestCase {
     XCTAssertTrue(runs.allSatisfy { ($0["attempt"] as? Int) == 0 }, "no run went out twice")
     if backend == "slurm" {
       // Slurm's own record: exactly four jobs carry this project's tags.
-      let tags = Set(try Store(dir: dir + "/.sluice").allSummaries(active: ActiveState()).compactMap { _ in "" })
+      let tags = Set(
+        try Store(dir: dir + "/.sluice").allSummaries(active: ActiveState()).compactMap { _ in "" })
       _ = tags
       let ids = runs.compactMap { $0["job_id"] as? String }
-      let r = try ProcessRunner().run(CommandRequest(argv: ["sacct", "-n", "-X", "-P", "-S", "now-1hour", "-o", "JobName", "-j", ids.joined(separator: ",")], timeout: 30))
+      let r = try ProcessRunner().run(
+        CommandRequest(
+          argv: [
+            "sacct", "-n", "-X", "-P", "-S", "now-1hour", "-o", "JobName", "-j", ids.joined(separator: ","),
+          ], timeout: 30))
       XCTAssertEqual(r.stdoutText.split(separator: "\n").count, 4, r.stdoutText)
     }
   }
@@ -269,11 +303,14 @@ final class SlurmTickTests: TickSuite {
 
   func testInvalidPartitionFailsOneRunWithSlurmsMessage() throws {
     try requireBackend()
-    let dir = project("## P\n- [ ] Wrong\n  - run: `true`\n  - partition: nosuchpartition\n- [ ] Right\n  - run: `true`\n")
+    let dir = project(
+      "## P\n- [ ] Wrong\n  - run: `true`\n  - partition: nosuchpartition\n- [ ] Right\n  - run: `true`\n")
     tickUntil(dir) { markers(dir) == ["[!] Wrong", "[x] Right"] }
-    let wrong = try XCTUnwrap(jsonObject(sluice(["show", "p1-wrong", "--json"], cwd: dir).out) as? [String: Any])
+    let wrong = try XCTUnwrap(
+      jsonObject(sluice(["show", "p1-wrong", "--json"], cwd: dir).out) as? [String: Any])
     XCTAssertEqual(wrong["state"] as? String, "failed")
-    XCTAssertTrue((wrong["submit_error"] as? String ?? "").contains("Invalid partition name specified"), "\(wrong)")
+    XCTAssertTrue(
+      (wrong["submit_error"] as? String ?? "").contains("Invalid partition name specified"), "\(wrong)")
     XCTAssertNil(wrong["job_id"] as? String)
     let ev = sluice(["events"], cwd: dir).out
     XCTAssertTrue(ev.contains("submit_error"), ev)
@@ -283,7 +320,8 @@ final class SlurmTickTests: TickSuite {
   func wrapSbatch(_ dir: String, _ action: String) -> String {
     let bin = dir + "/fakebin"
     try! Files.makeDirectory(bin, mode: 0o755)
-    let real = SlurmCLI(runner: ProcessRunner(), environment: ProcessInfo.processInfo.environment, binDir: nil)
+    let real = SlurmCLI(
+      runner: ProcessRunner(), environment: ProcessInfo.processInfo.environment, binDir: nil)
     for p in ["squeue", "sinfo", "sacct", "scontrol", "scancel", "sacctmgr"] {
       symlink(real.locate(p)!, bin + "/" + p)
     }
@@ -309,8 +347,12 @@ final class SlurmTickTests: TickSuite {
     let events = sluice(["events"], cwd: dir).out
     XCTAssertTrue(events.contains("adopted"), events)
     // Slurm's own view: one job for each run, the adopted one included.
-    let all = try ProcessRunner().run(CommandRequest(argv: ["squeue", "-h", "-t", "all", "-o", "%j"], timeout: 20)).stdoutText
-    let acct = try ProcessRunner().run(CommandRequest(argv: ["sacct", "-n", "-X", "-P", "-S", "now-1hour", "-o", "JobName"], timeout: 20)).stdoutText
+    let all = try ProcessRunner().run(
+      CommandRequest(argv: ["squeue", "-h", "-t", "all", "-o", "%j"], timeout: 20)
+    ).stdoutText
+    let acct = try ProcessRunner().run(
+      CommandRequest(argv: ["sacct", "-n", "-X", "-P", "-S", "now-1hour", "-o", "JobName"], timeout: 20)
+    ).stdoutText
     let tags = Set(try Store(dir: dir + "/.sluice").allSummaries(active: ActiveState()).map(\.id))
     XCTAssertEqual(tags, ["p1-one", "p1-two"])
     for run in ["p1-one", "p1-two"] {
@@ -322,22 +364,35 @@ final class SlurmTickTests: TickSuite {
   func testTasksFileEditedDuringATickKeepsTheEdit() throws {
     try requireBackend()
     let dir = project("## P\n- [ ] One\n  - run: `true`\n")
-    let bin = wrapSbatch(dir, "printf '\\nA note written while sluice was submitting.\\n- [ ] Added by a person\\n' >> '\(dir)/tasks.md'")
+    let bin = wrapSbatch(
+      dir,
+      "printf '\\nA note written while sluice was submitting.\\n- [ ] Added by a person\\n' >> '\(dir)/tasks.md'"
+    )
     write(dir + "/sluice.toml", "[slurm]\nbackend = \"slurm\"\nbin_dir = \"\(bin)\"\n")
     XCTAssertEqual(sluice(["tick"], cwd: dir).code, 0)
     let text = read(dir + "/tasks.md")
-    XCTAssertEqual(text, "## P\n- [/] One\n  - run: `true`\n\nA note written while sluice was submitting.\n- [ ] Added by a person\n")
+    XCTAssertEqual(
+      text,
+      "## P\n- [/] One\n  - run: `true`\n\nA note written while sluice was submitting.\n- [ ] Added by a person\n"
+    )
   }
 
   func testArrayTasksTrackedOneByOne() throws {
     try requireBackend()
-    let dir = project("## P\n- [ ] Grid\n  - run: `sleep 1; case {i} in 2) exit 3;; 4) exit 5;; esac`\n  - grid: i = 0, 1, 2, 3, 4\n")
-    tickUntil(dir) { markers(dir) == ["[!] Grid"] && runsJSON(dir).allSatisfy { ["completed", "failed"].contains($0["state"] as? String ?? "") } }
+    let dir = project(
+      "## P\n- [ ] Grid\n  - run: `sleep 1; case {i} in 2) exit 3;; 4) exit 5;; esac`\n  - grid: i = 0, 1, 2, 3, 4\n"
+    )
+    tickUntil(dir) {
+      markers(dir) == ["[!] Grid"]
+        && runsJSON(dir).allSatisfy { ["completed", "failed"].contains($0["state"] as? String ?? "") }
+    }
     let runs = runsJSON(dir)
-    XCTAssertEqual(runs.map { $0["state"] as? String }, ["completed", "completed", "failed", "completed", "failed"])
+    XCTAssertEqual(
+      runs.map { $0["state"] as? String }, ["completed", "completed", "failed", "completed", "failed"])
     XCTAssertEqual(runs.map { $0["exit_code"] as? Int }, [0, 0, 3, 0, 5])
     let ids = runs.compactMap { $0["job_id"] as? String }
     XCTAssertEqual(Set(ids.map { $0.split(separator: "_")[0] }).count, 1, "one array: \(ids)")
-    XCTAssertEqual(ids.map { $0.split(separator: "_").last.map(String.init) ?? "" }, ["0", "1", "2", "3", "4"])
+    XCTAssertEqual(
+      ids.map { $0.split(separator: "_").last.map(String.init) ?? "" }, ["0", "1", "2", "3", "4"])
   }
 }

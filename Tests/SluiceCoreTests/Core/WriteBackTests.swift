@@ -6,7 +6,8 @@ final class WriteBackTests: XCTestCase {
   func testOnlyMarkerBytesChangeAndRoundTripIsExact() throws {
     let dir = makeTempDir(self)
     let path = dir + "/tasks.md"
-    let text = "# T\r\n\nSome *text* é\n## P\n- [ ] A\n  - run: echo a\n- [ ] B\n  - run: echo b\n  - note: x\n"
+    let text =
+      "# T\r\n\nSome *text* é\n## P\n- [ ] A\n  - run: echo a\n- [ ] B\n  - run: echo b\n  - note: x\n"
     write(path, text)
     let doc = try TasksParser.parse(try Files.read(path), path: path)
     XCTAssertEqual(doc.data, Data(text.utf8), "parse keeps the bytes")
@@ -23,7 +24,10 @@ final class WriteBackTests: XCTestCase {
     write(path, "## P\n- [ ] A\n  - run: echo a\n- [ ] B\n  - run: echo b\n")
     let doc = try TasksParser.parse(try Files.read(path), path: path)
     // Someone inserts lines above the tasks and adds a task after sluice read the file.
-    write(path, "# New title\nA note the agent wrote.\n\n## P\n- [ ] A\n  - run: echo a\n- [ ] B\n  - run: echo b\n- [ ] C\n")
+    write(
+      path,
+      "# New title\nA note the agent wrote.\n\n## P\n- [ ] A\n  - run: echo a\n- [ ] B\n  - run: echo b\n- [ ] C\n"
+    )
     let edits = [
       MarkerEdit(taskID: doc.tasks[0].id, title: "A", from: .todo, to: .done),
       MarkerEdit(taskID: doc.tasks[1].id, title: "B", from: .todo, to: .inProgress),
@@ -31,7 +35,10 @@ final class WriteBackTests: XCTestCase {
     let report = try WriteBack.write(edits, document: doc)
     XCTAssertTrue(report.reapplied)
     XCTAssertEqual(report.applied.count, 2)
-    XCTAssertEqual(read(path), "# New title\nA note the agent wrote.\n\n## P\n- [x] A\n  - run: echo a\n- [/] B\n  - run: echo b\n- [ ] C\n")
+    XCTAssertEqual(
+      read(path),
+      "# New title\nA note the agent wrote.\n\n## P\n- [x] A\n  - run: echo a\n- [/] B\n  - run: echo b\n- [ ] C\n"
+    )
   }
 
   func testPersonsMarkerChangeWinsAndMissingTaskIsReported() throws {
@@ -58,7 +65,8 @@ final class WriteBackTests: XCTestCase {
     write(path, "- [ ] A\n  - run: x\n")
     chmod(path, 0o640)
     let doc = try TasksParser.parse(try Files.read(path), path: path)
-    _ = try WriteBack.write([MarkerEdit(taskID: doc.tasks[0].id, title: "A", from: .todo, to: .failed)], document: doc)
+    _ = try WriteBack.write(
+      [MarkerEdit(taskID: doc.tasks[0].id, title: "A", from: .todo, to: .failed)], document: doc)
     var st = stat()
     stat(path, &st)
     XCTAssertEqual(st.st_mode & 0o777, 0o640)
