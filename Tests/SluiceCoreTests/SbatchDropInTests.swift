@@ -309,6 +309,19 @@ final class SbatchDropInTests: XCTestCase {
     XCTAssertNil(try recorded().sweep("never"))
   }
 
+  func testRecordingFailureIsOnlyAWarning() throws {
+    try write("job.sh", plainScript)
+    try FileManager.default.createDirectory(atPath: dir + "/.sluice", withIntermediateDirectories: true)
+    try write(".sluice/active.json", "{\"version\": 1, \"runs\": 5}")
+    let ours = try exec([Self.binary, "sbatch", "--hold", "job.sh"])
+    let id = try XCTUnwrap(jobID(ours, parsable: false), ours.stderrText)
+    XCTAssertEqual(ours.exitCode, 0)
+    XCTAssertEqual(ours.stdoutText, "Submitted batch job \(id)\n")
+    XCTAssertTrue(
+      ours.stderrText.hasPrefix("sluice sbatch: warning: job \(id) was submitted but not recorded"),
+      ours.stderrText)
+  }
+
   func testQuiet() throws {
     // A unique script name, so the plain job (whose id -Q hides) is found by name.
     let name = "quiet-\(UUID().uuidString.prefix(8)).sh"
