@@ -93,11 +93,12 @@ enum SbatchCommand {
     return result.exitCode
   }
 
-  /// With `-Q` sbatch prints nothing; a tagged job is found by its unique name.
+  /// With `-Q` sbatch prints nothing; a tagged job is found by its unique name (in any
+  /// state: a short job may have ended already).
   static func findQuiet(_ plan: SbatchPlan, cli: SlurmCLI) -> SubmitResult? {
     guard plan.tag != nil else { return nil }
     let argv =
-      ["squeue", "-h", "--name=\(plan.jobName)", "-o", "%i"]
+      ["squeue", "-h", "-t", "all", "--name=\(plan.jobName)", "-o", "%i"]
       + (plan.clusters.map { ["--clusters=\($0)"] } ?? [])
     guard let r = try? cli.run(argv, timeout: 60), r.succeeded else { return nil }
     let ids = r.stdoutText.split(separator: "\n").compactMap { JobID.parse(String($0))?.base }
