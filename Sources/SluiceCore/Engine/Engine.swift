@@ -165,7 +165,11 @@ public final class Engine {
   public func tick(_ options: TickOptions = TickOptions()) throws -> TickReport {
     var report = TickReport()
     report.backend = backend.name
-    let doc = try loadTasks()
+    // A sync needs no tasks file: runs recorded by `sluice sbatch` outside a project
+    // live in a bare `.sluice/`.
+    let doc =
+      options.syncOnly && !Files.exists(paths.tasksFile)
+      ? try TasksParser.parse(Data(), path: displayPath(paths.tasksFile)) : try loadTasks()
     if doc.hasSentinel { throw SluiceError.sentinel(path: displayPath(paths.tasksFile)) }
     for w in doc.warnings { report.warnings.append(w.description) }
     let lock = try self.lock(options.dryRun ? "plan" : "tick")

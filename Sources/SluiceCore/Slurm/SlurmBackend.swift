@@ -370,7 +370,7 @@ public final class SlurmBackend: Backend, ArrayLimited {
       for run in needAccounting {
         let exitRec = ExitRecord.read(context.exitsDir + "/\(run.id).a\(run.attempt)")
         let started = exitRec.started.map { Timestamps.iso(Date(timeIntervalSince1970: $0)) }
-        if let rec = recByID[run.jobID!] {
+        if let rec = recByID[run.jobID!] ?? Self.rangeRecord(run, recs ?? []) {
           if let s = StateMap.runState(slurm: rec.state, exitCode: rec.exitCode) {
             updates.append(
               RunUpdate(
@@ -437,6 +437,13 @@ public final class SlurmBackend: Backend, ArrayLimited {
       if Self.range(j.id.arrayRange!, contains: idx) { return j }
     }
     return nil
+  }
+
+  /// An array that ended before its tasks split off (cancelled while pending or held)
+  /// has one accounting record, `N_[0-3%2]`, for all of its tasks.
+  static func rangeRecord(_ run: Run, _ recs: [AccountingRecord]) -> AccountingRecord? {
+    guard let a = run.arrayJobID, let idx = run.arrayIndex else { return nil }
+    return recs.first { $0.id.base == a && ($0.id.arrayRange.map { range($0, contains: idx) } ?? false) }
   }
 
   static func range(_ spec: String, contains i: Int) -> Bool {
