@@ -11,6 +11,8 @@ let package = Package(
   targets: [
     .target(name: "SluiceCore", path: "Sources/SluiceCore"),
     .executableTarget(name: "sluice", dependencies: ["SluiceCore"], path: "Sources/sluice"),
+    // Benchmarks (bench/run.sh): store size/speed, tick overhead, Slurm calls, array submission.
+    .executableTarget(name: "sluice-bench", dependencies: ["SluiceCore"], path: "Sources/sluice-bench"),
     .testTarget(
       name: "SluiceCoreTests", dependencies: ["SluiceCore"], path: "Tests/SluiceCoreTests",
       resources: []),

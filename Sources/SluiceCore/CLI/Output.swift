@@ -40,57 +40,182 @@ public final class Output: @unchecked Sendable {
 }
 
 public enum Table {
+  /// Display width: one column per Unicode scalar (good enough for names and paths).
+  static func width(_ s: String) -> Int { s.unicodeScalars.count }
+
   public static func render(_ header: [String], _ rows: [[String]]) -> String {
-    var widths = header.map(\.count)
+    var widths = header.map(width)
     for r in rows {
-      for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) }
+      for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], width(c)) }
     }
-    func fmt(_ r: [String]) -> String {
-      var parts: [String] = []
+    var out: [UInt8] = []
+    out.reserveCapacity((rows.count + 1) * 80)
+    func line(_ r: [String]) {
+      let start = out.count
       for (i, c) in r.enumerated() {
-        if i == r.count - 1 {
-          parts.append(c)
-        } else {
-          parts.append(c + String(repeating: " ", count: max(0, widths[i] - c.count)))
+        if i > 0 { out.append(contentsOf: [0x20, 0x20]) }
+        out.append(contentsOf: c.utf8)
+        if i < r.count - 1 && i < widths.count {
+          for _ in 0..<max(0, widths[i] - width(c)) { out.append(0x20) }
         }
       }
-      return parts.joined(separator: "  ").replacingOccurrences(
-        of: "\\s+$", with: "", options: .regularExpression)
+      while out.count > start && out.last == 0x20 { out.removeLast() }
+      out.append(0x0A)
     }
-    var s = fmt(header) + "\n"
-    for r in rows { s += fmt(r) + "\n" }
-    return s
+    line(header)
+    for r in rows { line(r) }
+    return String(decoding: out, as: UTF8.self)
   }
 }
 
-/// Stable JSON: sorted keys, `null` for missing values.
+/// Stable JSON: sorted keys, `null` for missing values, two-space indentation.
+/// A small streaming writer: `sluice runs --json` over 100,000 runs must stay
+/// well under a second, which Foundation's serializer does not.
 public enum JSON {
   public static func string(_ value: Any) -> String {
-    let v = normalize(value)
-    guard JSONSerialization.isValidJSONObject(v) || v is String || v is NSNumber || v is NSNull else {
-      return "null"
+    var w = JSONWriter()
+    w.write(value, indent: 0)
+    return String(decoding: w.bytes, as: UTF8.self)
+  }
+}
+
+struct JSONWriter {
+  var bytes: [UInt8] = []
+
+  /// Run summaries, written field by field (no dictionaries): the fast path of
+  /// `sluice runs --json`. Same shape and key order as `JSON.string`.
+  static func summaries(_ list: [RunSummary]) -> String {
+    var w = JSONWriter()
+    w.bytes.reserveCapacity(list.count * 260)
+    if list.isEmpty { return "[]" }
+    w.raw("[")
+    for (i, s) in list.enumerated() {
+      if i > 0 { w.raw(",") }
+      w.newline(2)
+      w.raw("{")
+      w.key("attempt", first: true)
+      w.bytes.append(contentsOf: String(s.attempt).utf8)
+      w.key("ended")
+      w.optional(s.ended)
+      w.key("exit_code")
+      if let c = s.exitCode { w.bytes.append(contentsOf: String(c).utf8) } else { w.raw("null") }
+      w.key("id")
+      w.string(s.id)
+      w.key("job_id")
+      w.optional(s.jobID)
+      w.key("name")
+      w.string(s.name)
+      w.key("reason")
+      w.optional(s.reason)
+      w.key("state")
+      w.string(s.state.rawValue)
+      w.key("sweep")
+      w.optional(s.sweep)
+      w.key("task")
+      w.optional(s.task)
+      w.newline(2)
+      w.raw("}")
     }
-    guard
-      let d = try? JSONSerialization.data(
-        withJSONObject: v, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes, .fragmentsAllowed])
-    else { return "null" }
-    return String(decoding: d, as: UTF8.self)
+    w.newline(0)
+    w.raw("]")
+    return String(decoding: w.bytes, as: UTF8.self)
   }
 
-  static func normalize(_ value: Any) -> Any {
-    switch value {
-    case let d as [String: Any?]:
-      var o: [String: Any] = [:]
-      for (k, v) in d { o[k] = v.map(normalize) ?? NSNull() }
-      return o
-    case let d as [String: Any]:
-      var o: [String: Any] = [:]
-      for (k, v) in d { o[k] = normalize(v) }
-      return o
-    case let a as [Any?]: return a.map { $0.map(normalize) ?? NSNull() }
-    case let a as [Any]: return a.map(normalize)
-    case Optional<Any>.none: return NSNull()
-    default: return value
+  mutating func key(_ k: StaticString, first: Bool = false) {
+    if !first { raw(",") }
+    newline(4)
+    bytes.append(0x22)
+    raw(k)
+    raw("\" : ")
+  }
+
+  mutating func optional(_ s: String?) {
+    if let s { string(s) } else { raw("null") }
+  }
+
+  init() { bytes.reserveCapacity(1 << 16) }
+
+  mutating func raw(_ s: StaticString) {
+    s.withUTF8Buffer { bytes.append(contentsOf: $0) }
+  }
+
+  mutating func newline(_ indent: Int) {
+    bytes.append(0x0A)
+    for _ in 0..<indent { bytes.append(0x20) }
+  }
+
+  mutating func string(_ s: String) {
+    bytes.append(0x22)
+    for b in s.utf8 {
+      switch b {
+      case 0x22: raw("\\\"")
+      case 0x5C: raw("\\\\")
+      case 0x0A: raw("\\n")
+      case 0x0D: raw("\\r")
+      case 0x09: raw("\\t")
+      case 0..<0x20:
+        let hex = Array("0123456789abcdef".utf8)
+        bytes.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]])
+      default: bytes.append(b)
+      }
     }
+    bytes.append(0x22)
+  }
+
+  mutating func write(_ value: Any?, indent: Int) {
+    guard let value else {
+      raw("null")
+      return
+    }
+    switch value {
+    case let s as String: string(s)
+    case let b as Bool: raw(b ? "true" : "false")
+    case let i as Int: bytes.append(contentsOf: String(i).utf8)
+    case let i as Int32: bytes.append(contentsOf: String(i).utf8)
+    case let u as UInt64: bytes.append(contentsOf: String(u).utf8)
+    case let d as Double: bytes.append(contentsOf: (d.isFinite ? String(d) : "null").utf8)
+    case is NSNull: raw("null")
+    case let d as [String: Any?]: object(d.map { ($0.key, $0.value) }, indent: indent)
+    case let d as [String: Any]: object(d.map { ($0.key, Optional($0.value)) }, indent: indent)
+    case let d as [String: Int]: object(d.map { ($0.key, Optional($0.value as Any)) }, indent: indent)
+    case let d as [String: String]: object(d.map { ($0.key, Optional($0.value as Any)) }, indent: indent)
+    case let a as [Any?]: array(a, indent: indent)
+    case let a as [Any]: array(a.map { Optional($0) }, indent: indent)
+    case let o as Optional<Any>:
+      if let inner = o { write(inner, indent: indent) } else { raw("null") }
+    default: string("\(value)")
+    }
+  }
+
+  mutating func object(_ pairs: [(String, Any?)], indent: Int) {
+    if pairs.isEmpty {
+      raw("{}")
+      return
+    }
+    raw("{")
+    for (i, (k, v)) in pairs.sorted(by: { $0.0 < $1.0 }).enumerated() {
+      if i > 0 { raw(",") }
+      newline(indent + 2)
+      string(k)
+      raw(" : ")
+      write(v, indent: indent + 2)
+    }
+    newline(indent)
+    raw("}")
+  }
+
+  mutating func array(_ items: [Any?], indent: Int) {
+    if items.isEmpty {
+      raw("[]")
+      return
+    }
+    raw("[")
+    for (i, v) in items.enumerated() {
+      if i > 0 { raw(",") }
+      newline(indent + 2)
+      write(v, indent: indent + 2)
+    }
+    newline(indent)
+    raw("]")
   }
 }

@@ -266,7 +266,7 @@ public final class Store: @unchecked Sendable {
 enum SummaryTSV {
   static func esc(_ s: String?) -> String {
     guard let s else { return "" }
-    if !s.contains(where: { $0 == "\t" || $0 == "\n" || $0 == "\\" || $0 == "\r" }) { return s }
+    if !s.utf8.contains(where: { $0 == 0x09 || $0 == 0x0A || $0 == 0x5C || $0 == 0x0D }) { return s }
     var o = ""
     for c in s {
       switch c {
@@ -280,23 +280,27 @@ enum SummaryTSV {
     return o
   }
 
-  static func unesc(_ s: Substring) -> String {
-    if !s.contains("\\") { return String(s) }
-    var o = ""
-    var it = s.makeIterator()
-    while let c = it.next() {
-      if c == "\\", let n = it.next() {
-        switch n {
-        case "t": o.append("\t")
-        case "n": o.append("\n")
-        case "r": o.append("\r")
-        default: o.append(n)
+  static func unesc(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+    if !bytes.contains(0x5C) { return String(decoding: bytes, as: UTF8.self) }
+    var o: [UInt8] = []
+    o.reserveCapacity(bytes.count)
+    var i = 0
+    while i < bytes.count {
+      let c = bytes[i]
+      if c == 0x5C && i + 1 < bytes.count {
+        switch bytes[i + 1] {
+        case 0x74: o.append(0x09)
+        case 0x6E: o.append(0x0A)
+        case 0x72: o.append(0x0D)
+        default: o.append(bytes[i + 1])
         }
+        i += 2
       } else {
         o.append(c)
+        i += 1
       }
     }
-    return o
+    return String(decoding: o, as: UTF8.self)
   }
 
   static func line(_ s: RunSummary) -> String {
@@ -310,37 +314,63 @@ enum SummaryTSV {
     data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
       let bytes = raw.bindMemory(to: UInt8.self)
       var start = 0
-      var fields: [Substring] = []
-      fields.reserveCapacity(10)
+      var bounds: [(Int, Int)] = []
+      bounds.reserveCapacity(12)
       while start < bytes.count {
         var end = start
         while end < bytes.count && bytes[end] != 0x0A { end += 1 }
-        if bytes[start] != 0x23 {  // '#'
-          let line = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
-          fields = line.split(separator: "\t", omittingEmptySubsequences: false)
-          if fields.count >= 10, let state = RunState(rawValue: String(fields[2])) {
-            var s = RunSummary.empty
-            s.id = unesc(fields[0])
-            s.name = unesc(fields[1])
-            s.state = state
-            s.sweep = fields[3].isEmpty ? nil : unesc(fields[3])
-            s.task = fields[4].isEmpty ? nil : unesc(fields[4])
-            s.jobID = fields[5].isEmpty ? nil : unesc(fields[5])
-            s.exitCode = Int(fields[6])
-            s.attempt = Int(fields[7]) ?? 0
-            s.ended = fields[8].isEmpty ? nil : unesc(fields[8])
-            s.reason = fields[9].isEmpty ? nil : unesc(fields[9])
-            emit(s)
-          }
+        defer { start = end + 1 }
+        if bytes[start] == 0x23 { continue }  // '#'
+        bounds.removeAll(keepingCapacity: true)
+        var f = start
+        for i in start...end where i == end || bytes[i] == 0x09 {
+          bounds.append((f, i))
+          f = i + 1
         }
-        start = end + 1
+        guard bounds.count >= 10 else { continue }
+        func field(_ k: Int) -> UnsafeBufferPointer<UInt8> {
+          UnsafeBufferPointer(rebasing: bytes[bounds[k].0..<bounds[k].1])
+        }
+        func text(_ k: Int) -> String? { bounds[k].0 == bounds[k].1 ? nil : unesc(field(k)) }
+        func int(_ k: Int) -> Int? {
+          let b = field(k)
+          if b.isEmpty { return nil }
+          var n = 0
+          var neg = false
+          for (j, c) in b.enumerated() {
+            if j == 0 && c == 0x2D {
+              neg = true
+              continue
+            }
+            guard c >= 0x30 && c <= 0x39 else { return nil }
+            n = n * 10 + Int(c - 0x30)
+          }
+          return neg ? -n : n
+        }
+        guard let state = RunState(rawValue: String(decoding: field(2), as: UTF8.self)) else { continue }
+        emit(
+          RunSummary(
+            id: unesc(field(0)), name: unesc(field(1)), state: state, sweep: text(3), task: text(4), jobID: text(5),
+            exitCode: int(6), attempt: int(7) ?? 0, ended: text(8), reason: text(9)))
       }
     }
   }
 }
 
 extension RunSummary {
-  static var empty: RunSummary {
-    RunSummary(Run(id: "", name: "", command: "", created: ""))
+  init(
+    id: String, name: String, state: RunState, sweep: String?, task: String?, jobID: String?, exitCode: Int?,
+    attempt: Int, ended: String?, reason: String?
+  ) {
+    self.id = id
+    self.name = name
+    self.state = state
+    self.sweep = sweep
+    self.task = task
+    self.jobID = jobID
+    self.exitCode = exitCode
+    self.attempt = attempt
+    self.ended = ended
+    self.reason = reason
   }
 }

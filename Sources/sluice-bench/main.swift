@@ -1,0 +1,301 @@
+import Foundation
+import SluiceCore
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+// Benchmarks for sluice. Each prints a JSON object on stdout; bench/run.sh
+// collects them into bench/results/. Nothing here asserts a time: the figures
+// are measured and reported.
+
+struct Timed {
+  var seconds: Double
+  var maxRSSKB: Int
+  var exit: Int32
+  var stdout: String
+}
+
+/// Runs argv, waits with wait4 for its rusage, returns wall time and peak memory.
+func timed(_ argv: [String], cwd: String? = nil, env: [String: String]? = nil, stdin: String? = nil) -> Timed {
+  let start = Date()
+  var outPipe: [Int32] = [0, 0]
+  pipe(&outPipe)
+  var actions = posix_spawn_file_actions_t()
+  posix_spawn_file_actions_init(&actions)
+  posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+  posix_spawn_file_actions_addclose(&actions, outPipe[0])
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+  let environment = (env ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
+  var pid: pid_t = 0
+  let old = FileManager.default.currentDirectoryPath
+  if let cwd { FileManager.default.changeCurrentDirectoryPath(cwd) }
+  let argvC = argv.map { strdup($0) } + [nil]
+  let envC = environment.map { strdup($0) } + [nil]
+  let rc = posix_spawnp(&pid, argv[0], &actions, nil, argvC, envC)
+  FileManager.default.changeCurrentDirectoryPath(old)
+  close(outPipe[1])
+  precondition(rc == 0, "cannot start \(argv[0])")
+  var data = Data()
+  var buf = [UInt8](repeating: 0, count: 65536)
+  while true {
+    let n = read(outPipe[0], &buf, buf.count)
+    if n <= 0 { break }
+    data.append(contentsOf: buf[0..<n])
+  }
+  close(outPipe[0])
+  var status: Int32 = 0
+  var usage = rusage()
+  wait4(pid, &status, 0, &usage)
+  return Timed(
+    seconds: Date().timeIntervalSince(start), maxRSSKB: Int(usage.ru_maxrss), exit: (status >> 8) & 0xff,
+    stdout: String(decoding: data, as: UTF8.self))
+}
+
+func median(_ xs: [Double]) -> Double {
+  let s = xs.sorted()
+  return s.isEmpty ? 0 : (s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2)
+}
+
+func emit(_ obj: [String: Any]) {
+  let d = try! JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
+  print(String(decoding: d, as: UTF8.self))
+}
+
+func tempDir(_ name: String) -> String {
+  let d = NSTemporaryDirectory() + "sluice-bench-\(name)-\(getpid())"
+  try? FileManager.default.removeItem(atPath: d)
+  try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+  return d
+}
+
+let sluice = Files.absolute(CommandLine.arguments.count > 2 && CommandLine.arguments[1] != "mkstore" ? CommandLine.arguments[2] : ".build/release/sluice")
+let now = Timestamps.iso(Date())
+
+func run(_ i: Int, sweep: String, state: RunState) -> Run {
+  var r = Run(
+    id: "\(sweep).\(i)", name: "\(sweep)[i=\(i)]", sweep: sweep, task: sweep, command: "python train.py --i \(i)",
+    params: [["i", String(i)]], resources: Resources(gpus: 1, time: "1:00:00", partition: "gpu"), created: now)
+  r.state = state
+  r.source = "tasks"
+  if state.isTerminal {
+    r.jobID = "\(1000 + i / 1000)_\(i % 1000)"
+    r.exitCode = 0
+    r.ended = now
+  }
+  return r
+}
+
+/// A state folder with `active` in-flight runs and `archived` finished ones.
+func makeStore(_ dir: String, active: Int, archived: Int, arrayJob: Int? = nil) throws -> Store {
+  let store = Store(dir: dir + "/.sluice")
+  var s = ActiveState()
+  s.sweeps = [Sweep(id: "old", name: "old", created: now, task: nil), Sweep(id: "live", name: "live", created: now, task: "live")]
+  var left = archived
+  var n = 0
+  while left > 0 {
+    let k = min(1000, left)
+    s.runs = (0..<k).map { run(n + $0, sweep: "old", state: .completed) }
+    try store.save(&s)
+    n += k
+    left -= k
+  }
+  s.runs = (0..<active).map { i in
+    var r = run(i, sweep: "live", state: .pending)
+    if let a = arrayJob {
+      r.jobID = "\(a)_\(i)"
+      r.arrayJobID = a
+      r.arrayIndex = i
+    } else {
+      r.jobID = String(900_000 + i)
+    }
+    r.submitted = now
+    r.submission = "sl0000000000"
+    return r
+  }
+  try store.save(&s)
+  return store
+}
+
+func storeBench() throws {
+  let small = tempDir("small")
+  let big = tempDir("big")
+  let sSmall = try makeStore(small, active: 1000, archived: 1000)
+  let sBig = try makeStore(big, active: 1000, archived: 100_000)
+  func loadTimes(_ s: Store) throws -> [Double] {
+    var t: [Double] = []
+    for _ in 0..<30 {
+      let a = Date()
+      let st = try s.loadActive()
+      precondition(st.runs.count == 1000)
+      t.append(Date().timeIntervalSince(a))
+    }
+    return t
+  }
+  _ = try loadTimes(sSmall)
+  let small1 = median(try loadTimes(sSmall))
+  let big1 = median(try loadTimes(sBig))
+  write(small + "/tasks.md", "## P\n- [ ] live\n")
+  write(big + "/tasks.md", "## P\n- [ ] live\n")
+  var runsT: [Double] = []
+  var rss = 0
+  var count = 0
+  for _ in 0..<5 {
+    let r = timed([sluice, "runs", "--json"], cwd: big)
+    runsT.append(r.seconds)
+    rss = max(rss, r.maxRSSKB)
+    count = r.stdout.components(separatedBy: "\"id\" :").count - 1
+  }
+  var humanT: [Double] = []
+  for _ in 0..<3 { humanT.append(timed([sluice, "runs"], cwd: big).seconds) }
+  emit([
+    "bench": "store", "active": 1000, "archived_small": 1000, "archived_big": 100_000,
+    "load_for_tick_small_s": small1, "load_for_tick_big_s": big1, "load_ratio": big1 / small1,
+    "runs_json_s": median(runsT), "runs_json_max_rss_mb": Double(rss) / 1024, "runs_listed": count,
+    "runs_table_s": median(humanT),
+  ])
+  try? FileManager.default.removeItem(atPath: small)
+  try? FileManager.default.removeItem(atPath: big)
+}
+
+func write(_ path: String, _ text: String) { try! Files.writeAtomically(path, text: text, mode: 0o644) }
+
+func sh(_ argv: [String]) -> String { timed(argv).stdout.trimmingCharacters(in: .whitespacesAndNewlines) }
+
+/// A tick that submits nothing, with 1,000 runs in flight (a held array) and
+/// 100,000 in the archive, against the bare squeue + sinfo it makes.
+func tickBench() throws {
+  let dir = tempDir("tick")
+  let job = Int(sh(["sbatch", "--parsable", "--hold", "--array=0-999", "-J", "bench.sl0000000000", "--wrap", "true"]))!
+  defer { _ = sh(["scancel", String(job)]) }
+  _ = try makeStore(dir, active: 1000, archived: 100_000, arrayJob: job)
+  write(dir + "/tasks.md", "## P\n- [ ] live\n")
+  write(dir + "/sluice.toml", "[slurm]\nbackend = \"slurm\"\n")
+  let user = ProcessInfo.processInfo.environment["USER"] ?? "root"
+  let squeue = SlurmQueries.squeue(user: user)
+  let sinfo = SlurmQueries.sinfoNodes()
+  _ = timed([sluice, "tick", "--quiet"], cwd: dir)  // warm the facts cache
+  var tick: [Double] = []
+  var bare: [Double] = []
+  var out = ""
+  for _ in 0..<15 {
+    let t = timed([sluice, "tick", "--quiet"], cwd: dir)
+    out = t.stdout
+    tick.append(t.seconds)
+    let a = timed(squeue)
+    let b = timed(sinfo)
+    bare.append(a.seconds + b.seconds)
+  }
+  let j = timed([sluice, "tick", "--json"], cwd: dir).stdout
+  let state = try Store(dir: dir + "/.sluice").loadActive()
+  emit([
+    "bench": "tick", "in_flight": state.runs.filter(\.state.isInFlight).count, "archived": 100_000,
+    "tick_median_s": median(tick), "squeue_plus_sinfo_median_s": median(bare), "ratio": median(tick) / median(bare),
+    "quiet_output_bytes": out.utf8.count, "tick_json_calls": (try? JSONSerialization.jsonObject(with: Data(j.utf8)) as? [String: Any])?["slurm_calls"] ?? [:],
+  ])
+  try? FileManager.default.removeItem(atPath: dir)
+}
+
+/// Slurm calls per tick for 10 and for 1,000 tracked runs, counted by wrappers on bin_dir.
+func callsBench() throws {
+  var results: [String: Any] = ["bench": "calls"]
+  for n in [10, 1000] {
+    let dir = tempDir("calls\(n)")
+    let bin = dir + "/bin"
+    let log = dir + "/calls.log"
+    try Files.makeDirectory(bin, mode: 0o755)
+    let cli = SlurmCLI(runner: ProcessRunner(), environment: ProcessInfo.processInfo.environment, binDir: nil)
+    for p in ["sbatch", "squeue", "sinfo", "sacct", "scontrol", "sacctmgr", "scancel"] {
+      try Files.writeAtomically(bin + "/" + p, text: "#!/bin/sh\necho \(p) >> '\(log)'\nexec \(cli.locate(p)!) \"$@\"\n", mode: 0o755)
+    }
+    // n-1 runs held in one array (in squeue) plus one that already finished (only in sacct),
+    // and 5 queued runs of a grid to submit.
+    let held = Int(sh(["sbatch", "--parsable", "--hold", "--array=0-\(n - 2)", "-J", "bench.sl1111111111", "--wrap", "true"]))!
+    let done = Int(sh(["sbatch", "--parsable", "--wait", "-J", "bench.sl2222222222", "--wrap", "true"]))!
+    _ = try makeStore(dir, active: n - 1, archived: 0, arrayJob: held)
+    let store = Store(dir: dir + "/.sluice")
+    var s = try store.loadActive()
+    var fin = run(99_999, sweep: "live", state: .pending)
+    fin.jobID = String(done)
+    fin.submitted = now
+    s.runs.append(fin)
+    try store.save(&s)
+    write(dir + "/tasks.md", "## P\n- [ ] Five\n  - run: `true {i}`\n  - grid: i = 1, 2, 3, 4, 5\n")
+    write(dir + "/sluice.toml", "[slurm]\nbackend = \"slurm\"\nbin_dir = \"\(bin)\"\n[limits]\nmax_concurrent = 5000\n")
+    _ = timed([sluice, "plan"], cwd: dir)  // fills the hourly facts cache (scontrol/sacctmgr)
+    try? FileManager.default.removeItem(atPath: log)
+    let t = timed([sluice, "tick"], cwd: dir)
+    var counts: [String: Int] = [:]
+    for line in ((try? Files.readText(log)) ?? "").split(separator: "\n") { counts[String(line), default: 0] += 1 }
+    results["tracked_\(n)"] = counts
+    results["tick_s_\(n)"] = t.seconds
+    let after = try store.loadActive()
+    results["submitted_\(n)"] = after.runs.filter { $0.sweep == "p1-five" && $0.state == .pending }.count
+    results["finished_seen_\(n)"] = (try store.allSummaries(active: after)).first { $0.id == fin.id }?.state.rawValue ?? "?"
+    let ids = after.runs.compactMap(\.arrayJobID).map(String.init)
+    _ = sh(["scancel", String(held)] + Array(Set(ids)))
+    try? FileManager.default.removeItem(atPath: dir)
+  }
+  emit(results)
+}
+
+/// A 1,000-run grid through one tick, against 1,000 plain sbatch calls and one
+/// hand-written `sbatch --array=0-999`, in the same run.
+func submitBench() throws {
+  let dir = tempDir("submit")
+  let values = (0..<1000).map(String.init).joined(separator: ", ")
+  write(dir + "/tasks.md", "## P\n- [ ] Grid\n  - run: `true {i}`\n  - grid: i = \(values)\n  - time: 5\n")
+  write(dir + "/sluice.toml", "[slurm]\nbackend = \"slurm\"\n[limits]\nmax_concurrent = 1000\n")
+  write(dir + "/job.sh", "#!/bin/bash\n#SBATCH --time=5\n#SBATCH --output=/dev/null\ntrue\n")
+  _ = timed([sluice, "plan"], cwd: dir)  // facts cache, as a cron tick would have it
+  func cancelAll(_ ids: [String]) { if !ids.isEmpty { _ = sh(["scancel"] + ids) } }
+  // One hand-written array.
+  var arrayT: [Double] = []
+  for _ in 0..<5 {
+    let t = timed(["sbatch", "--parsable", "--array=0-999", dir + "/job.sh"])
+    arrayT.append(t.seconds)
+    cancelAll([t.stdout.trimmingCharacters(in: .whitespacesAndNewlines)])
+  }
+  // The tick.
+  let t = timed([sluice, "tick", "--json"], cwd: dir)
+  let j = (try? JSONSerialization.jsonObject(with: Data(t.stdout.utf8)) as? [String: Any]) ?? [:]
+  let submitted = (j["submitted"] as? [Any])?.count ?? 0
+  let state = try Store(dir: dir + "/.sluice").loadActive()
+  cancelAll(Array(Set(state.runs.compactMap(\.arrayJobID).map(String.init))))
+  // 1,000 plain sbatch calls.
+  let loopStart = Date()
+  var loopIDs: [String] = []
+  for _ in 0..<1000 {
+    loopIDs.append(timed(["sbatch", "--parsable", dir + "/job.sh"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+  }
+  let loop = Date().timeIntervalSince(loopStart)
+  cancelAll(loopIDs)
+  emit([
+    "bench": "submit", "runs": 1000, "tick_s": t.seconds, "tick_submitted": submitted, "sbatch_calls_in_tick": (j["slurm_calls"] as? [String: Int])?["sbatch"] ?? -1,
+    "array_median_s": median(arrayT), "loop_s": loop, "tick_vs_array": t.seconds / median(arrayT), "loop_vs_tick": loop / t.seconds,
+  ])
+  try? FileManager.default.removeItem(atPath: dir)
+}
+
+let which = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : "store"
+do {
+  switch which {
+  case "store": try storeBench()
+  case "tick": try tickBench()
+  case "calls": try callsBench()
+  case "submit": try submitBench()
+  case "mkstore":
+    // sluice-bench mkstore DIR: a project with 1,000 active and 100,000 archived runs, for profiling.
+    let d = CommandLine.arguments[2]
+    try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+    _ = try makeStore(d, active: 1000, archived: 100_000)
+    write(d + "/tasks.md", "## P\n- [ ] live\n")
+  default:
+    FileHandle.standardError.write(Data("usage: sluice-bench store|tick|calls|submit [path-to-sluice]\n".utf8))
+    exit(2)
+  }
+} catch {
+  FileHandle.standardError.write(Data("sluice-bench: \(error)\n".utf8))
+  exit(1)
+}
