@@ -24,7 +24,22 @@ echo "==> building"
 swift build --build-tests
 
 echo "==> tests"
-swift test --skip-build
+log=$(mktemp)
+set +e
+swift test --skip-build --disable-swift-testing 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+summary=$(grep -E "^\s*Executed [0-9]+ tests?, with [0-9]+ failures?" "$log" | tail -n 1)
+total=$(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
+failed=$(echo "$summary" | sed -E 's/.*with ([0-9]+) failures?.*/\1/')
+skipped=$(grep -cE "Test Case .* skipped" "$log" || true)
+rm -f "$log"
+if [ -z "$summary" ]; then
+  echo "tests: no XCTest summary found" >&2
+  exit 1
+fi
+echo "tests: $((total - failed - skipped)) passed, $failed failed, $skipped skipped"
+[ "$status" = 0 ] || exit "$status"
 
 echo "==> swift format lint --strict"
 swift format lint --strict -r Sources Tests Package.swift

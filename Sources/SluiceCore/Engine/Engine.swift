@@ -484,9 +484,10 @@ public final class Engine {
         var start = 0
         while start < current.count {
           let chunk = Array(current[start..<min(current.count, start + maxArray)])
-          let sweepsActive = Set(state.runs.filter { $0.state.isInFlight }.compactMap(\.sweep)).union([
-            chunk[0].sweep ?? ""
-          ]).count
+          // The sweep's share of g: g split over the sweeps with work queued or in flight.
+          let sweepsActive = Set(
+            state.runs.filter { $0.state.isInFlight || $0.state == .queued }.map { $0.sweep ?? "" }
+          ).union([chunk[0].sweep ?? ""]).count
           let share = max(1, g / max(1, sweepsActive))
           out.append(Submission(tag: Self.newTag(), runs: chunk, isArray: chunk.count > 1, throttle: share))
           start += maxArray
