@@ -10,7 +10,7 @@ was_up=0
 if slurm/cluster.sh status >/dev/null 2>&1; then was_up=1; fi
 stop_cluster() {
   if [ "$was_up" = 0 ] && [ "${SLUICE_KEEP_CLUSTER:-0}" != 1 ]; then
-    slurm/cluster.sh down || true
+    slurm/cluster.sh down >/dev/null 2>&1 || true
   fi
 }
 trap stop_cluster EXIT
@@ -23,6 +23,10 @@ export SLUICE_REQUIRE_SLURM=1
 echo "==> building"
 swift build --build-tests
 
+echo "==> swift format lint --strict"
+swift format lint --strict -r Sources Tests Package.swift
+echo "format: clean"
+
 echo "==> tests"
 log=$(mktemp)
 set +e
@@ -31,7 +35,7 @@ status=${PIPESTATUS[0]}
 set -e
 summary=$(grep -E "^\s*Executed [0-9]+ tests?, with [0-9]+ failures?" "$log" | tail -n 1)
 total=$(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
-failed=$(echo "$summary" | sed -E 's/.*with ([0-9]+) failures?.*/\1/')
+failed=$(grep -cE "Test Case .* failed \(" "$log" || true)
 skipped=$(grep -cE "Test Case .* skipped" "$log" || true)
 rm -f "$log"
 if [ -z "$summary" ]; then
@@ -41,6 +45,3 @@ fi
 echo "tests: $((total - failed - skipped)) passed, $failed failed, $skipped skipped"
 [ "$status" = 0 ] || exit "$status"
 
-echo "==> swift format lint --strict"
-swift format lint --strict -r Sources Tests Package.swift
-echo "format: clean"

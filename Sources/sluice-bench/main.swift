@@ -17,7 +17,8 @@ struct Timed {
 }
 
 /// Runs argv, waits with wait4 for its rusage, returns wall time and peak memory.
-func timed(_ argv: [String], cwd: String? = nil, env: [String: String]? = nil, stdin: String? = nil) -> Timed {
+func timed(_ argv: [String], cwd: String? = nil, env: [String: String]? = nil, stdin: String? = nil) -> Timed
+{
   let start = Date()
   var outPipe: [Int32] = [0, 0]
   pipe(&outPipe)
@@ -70,13 +71,17 @@ func tempDir(_ name: String) -> String {
   return d
 }
 
-let sluice = Files.absolute(CommandLine.arguments.count > 2 && CommandLine.arguments[1] != "mkstore" ? CommandLine.arguments[2] : ".build/release/sluice")
+let sluice = Files.absolute(
+  CommandLine.arguments.count > 2 && CommandLine.arguments[1] != "mkstore"
+    ? CommandLine.arguments[2] : ".build/release/sluice")
 let now = Timestamps.iso(Date())
 
 func run(_ i: Int, sweep: String, state: RunState) -> Run {
   var r = Run(
-    id: "\(sweep).\(i)", name: "\(sweep)[i=\(i)]", sweep: sweep, task: sweep, command: "python train.py --i \(i)",
-    params: [["i", String(i)]], resources: Resources(gpus: 1, time: "1:00:00", partition: "gpu"), created: now)
+    id: "\(sweep).\(i)", name: "\(sweep)[i=\(i)]", sweep: sweep, task: sweep,
+    command: "python train.py --i \(i)",
+    params: [["i", String(i)]], resources: Resources(gpus: 1, time: "1:00:00", partition: "gpu"), created: now
+  )
   r.state = state
   r.source = "tasks"
   if state.isTerminal {
@@ -91,7 +96,10 @@ func run(_ i: Int, sweep: String, state: RunState) -> Run {
 func makeStore(_ dir: String, active: Int, archived: Int, arrayJob: Int? = nil) throws -> Store {
   let store = Store(dir: dir + "/.sluice")
   var s = ActiveState()
-  s.sweeps = [Sweep(id: "old", name: "old", created: now, task: nil), Sweep(id: "live", name: "live", created: now, task: "live")]
+  s.sweeps = [
+    Sweep(id: "old", name: "old", created: now, task: nil),
+    Sweep(id: "live", name: "live", created: now, task: "live"),
+  ]
   var left = archived
   var n = 0
   while left > 0 {
@@ -167,7 +175,8 @@ func sh(_ argv: [String]) -> String { timed(argv).stdout.trimmingCharacters(in: 
 /// 100,000 in the archive, against the bare squeue + sinfo it makes.
 func tickBench() throws {
   let dir = tempDir("tick")
-  let job = Int(sh(["sbatch", "--parsable", "--hold", "--array=0-999", "-J", "bench.sl0000000000", "--wrap", "true"]))!
+  let job = Int(
+    sh(["sbatch", "--parsable", "--hold", "--array=0-999", "-J", "bench.sl0000000000", "--wrap", "true"]))!
   defer { _ = sh(["scancel", String(job)]) }
   _ = try makeStore(dir, active: 1000, archived: 100_000, arrayJob: job)
   write(dir + "/tasks.md", "## P\n- [ ] live\n")
@@ -191,8 +200,11 @@ func tickBench() throws {
   let state = try Store(dir: dir + "/.sluice").loadActive()
   emit([
     "bench": "tick", "in_flight": state.runs.filter(\.state.isInFlight).count, "archived": 100_000,
-    "tick_median_s": median(tick), "squeue_plus_sinfo_median_s": median(bare), "ratio": median(tick) / median(bare),
-    "quiet_output_bytes": out.utf8.count, "tick_json_calls": (try? JSONSerialization.jsonObject(with: Data(j.utf8)) as? [String: Any])?["slurm_calls"] ?? [:],
+    "tick_median_s": median(tick), "squeue_plus_sinfo_median_s": median(bare),
+    "ratio": median(tick) / median(bare),
+    "quiet_output_bytes": out.utf8.count,
+    "tick_json_calls": (try? JSONSerialization.jsonObject(with: Data(j.utf8)) as? [String: Any])?[
+      "slurm_calls"] ?? [:],
   ])
   try? FileManager.default.removeItem(atPath: dir)
 }
@@ -207,11 +219,15 @@ func callsBench() throws {
     try Files.makeDirectory(bin, mode: 0o755)
     let cli = SlurmCLI(runner: ProcessRunner(), environment: ProcessInfo.processInfo.environment, binDir: nil)
     for p in ["sbatch", "squeue", "sinfo", "sacct", "scontrol", "sacctmgr", "scancel"] {
-      try Files.writeAtomically(bin + "/" + p, text: "#!/bin/sh\necho \(p) >> '\(log)'\nexec \(cli.locate(p)!) \"$@\"\n", mode: 0o755)
+      try Files.writeAtomically(
+        bin + "/" + p, text: "#!/bin/sh\necho \(p) >> '\(log)'\nexec \(cli.locate(p)!) \"$@\"\n", mode: 0o755)
     }
     // n-1 runs held in one array (in squeue) plus one that already finished (only in sacct),
     // and 5 queued runs of a grid to submit.
-    let held = Int(sh(["sbatch", "--parsable", "--hold", "--array=0-\(n - 2)", "-J", "bench.sl1111111111", "--wrap", "true"]))!
+    let held = Int(
+      sh([
+        "sbatch", "--parsable", "--hold", "--array=0-\(n - 2)", "-J", "bench.sl1111111111", "--wrap", "true",
+      ]))!
     let done = Int(sh(["sbatch", "--parsable", "--wait", "-J", "bench.sl2222222222", "--wrap", "true"]))!
     _ = try makeStore(dir, active: n - 1, archived: 0, arrayJob: held)
     let store = Store(dir: dir + "/.sluice")
@@ -222,17 +238,22 @@ func callsBench() throws {
     s.runs.append(fin)
     try store.save(&s)
     write(dir + "/tasks.md", "## P\n- [ ] Five\n  - run: `true {i}`\n  - grid: i = 1, 2, 3, 4, 5\n")
-    write(dir + "/sluice.toml", "[slurm]\nbackend = \"slurm\"\nbin_dir = \"\(bin)\"\n[limits]\nmax_concurrent = 5000\n")
+    write(
+      dir + "/sluice.toml",
+      "[slurm]\nbackend = \"slurm\"\nbin_dir = \"\(bin)\"\n[limits]\nmax_concurrent = 5000\n")
     _ = timed([sluice, "plan"], cwd: dir)  // fills the hourly facts cache (scontrol/sacctmgr)
     try? FileManager.default.removeItem(atPath: log)
     let t = timed([sluice, "tick"], cwd: dir)
     var counts: [String: Int] = [:]
-    for line in ((try? Files.readText(log)) ?? "").split(separator: "\n") { counts[String(line), default: 0] += 1 }
+    for line in ((try? Files.readText(log)) ?? "").split(separator: "\n") {
+      counts[String(line), default: 0] += 1
+    }
     results["tracked_\(n)"] = counts
     results["tick_s_\(n)"] = t.seconds
     let after = try store.loadActive()
     results["submitted_\(n)"] = after.runs.filter { $0.sweep == "p1-five" && $0.state == .pending }.count
-    results["finished_seen_\(n)"] = (try store.allSummaries(active: after)).first { $0.id == fin.id }?.state.rawValue ?? "?"
+    results["finished_seen_\(n)"] =
+      (try store.allSummaries(active: after)).first { $0.id == fin.id }?.state.rawValue ?? "?"
     let ids = after.runs.compactMap(\.arrayJobID).map(String.init)
     _ = sh(["scancel", String(held)] + Array(Set(ids)))
     try? FileManager.default.removeItem(atPath: dir)
@@ -267,13 +288,16 @@ func submitBench() throws {
   let loopStart = Date()
   var loopIDs: [String] = []
   for _ in 0..<1000 {
-    loopIDs.append(timed(["sbatch", "--parsable", dir + "/job.sh"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+    loopIDs.append(
+      timed(["sbatch", "--parsable", dir + "/job.sh"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines))
   }
   let loop = Date().timeIntervalSince(loopStart)
   cancelAll(loopIDs)
   emit([
-    "bench": "submit", "runs": 1000, "tick_s": t.seconds, "tick_submitted": submitted, "sbatch_calls_in_tick": (j["slurm_calls"] as? [String: Int])?["sbatch"] ?? -1,
-    "array_median_s": median(arrayT), "loop_s": loop, "tick_vs_array": t.seconds / median(arrayT), "loop_vs_tick": loop / t.seconds,
+    "bench": "submit", "runs": 1000, "tick_s": t.seconds, "tick_submitted": submitted,
+    "sbatch_calls_in_tick": (j["slurm_calls"] as? [String: Int])?["sbatch"] ?? -1,
+    "array_median_s": median(arrayT), "loop_s": loop, "tick_vs_array": t.seconds / median(arrayT),
+    "loop_vs_tick": loop / t.seconds,
   ])
   try? FileManager.default.removeItem(atPath: dir)
 }
@@ -285,6 +309,51 @@ do {
   case "tick": try tickBench()
   case "calls": try callsBench()
   case "submit": try submitBench()
+  case "report":
+    // sluice-bench report RESULTS.jsonl: the markdown table bench/run.sh writes.
+    let lines = try Files.readText(CommandLine.arguments[2]).split(separator: "\n")
+    var by: [String: [String: Any]] = [:]
+    for l in lines {
+      if let o = try JSONSerialization.jsonObject(with: Data(l.utf8)) as? [String: Any],
+        let b = o["bench"] as? String
+      {
+        by[b] = o
+      }
+    }
+    func f(_ v: Any?, _ digits: Int = 3) -> String {
+      guard let d = (v as? Double) ?? (v as? Int).map(Double.init) else { return "?" }
+      return String(format: "%.\(digits)f", d)
+    }
+    func calls(_ v: Any?) -> String {
+      guard let d = v as? [String: Any] else { return "?" }
+      return d.keys.sorted().map { "\($0) \(d[$0]!)" }.joined(separator: ", ")
+    }
+    var md = "| benchmark | measured | goal |\n| --- | --- | --- |\n"
+    if let s = by["store"] {
+      md +=
+        "| load for a tick, 1,000 active + 100,000 archived vs + 1,000 archived | \(f(s["load_for_tick_big_s"], 4)) s vs \(f(s["load_for_tick_small_s"], 4)) s (ratio \(f(s["load_ratio"], 2))) | within 20% |\n"
+      md +=
+        "| `sluice runs --json` over \(s["runs_listed"] ?? "?") runs | \(f(s["runs_json_s"], 2)) s, \(f(s["runs_json_max_rss_mb"], 0)) MB peak | < 1 s, < 100 MB |\n"
+      md += "| `sluice runs` (table) over the same | \(f(s["runs_table_s"], 2)) s | < 1 s |\n"
+    }
+    if let t = by["tick"] {
+      md +=
+        "| tick that submits nothing, \(t["in_flight"] ?? "?") in flight + 100,000 archived, vs bare `squeue` + `sinfo` | \(f(t["tick_median_s"])) s vs \(f(t["squeue_plus_sinfo_median_s"])) s (ratio \(f(t["ratio"], 2))) | ≤ 1.3× |\n"
+      md += "| Slurm calls made by that tick | \(calls(t["tick_json_calls"])) | one each |\n"
+    }
+    if let c = by["calls"] {
+      md += "| Slurm calls per tick, 10 tracked runs | \(calls(c["tracked_10"])) | constant |\n"
+      md += "| Slurm calls per tick, 1,000 tracked runs | \(calls(c["tracked_1000"])) | constant |\n"
+    }
+    if let u = by["submit"] {
+      md +=
+        "| 1,000-run grid through one tick | \(f(u["tick_s"])) s, \(u["tick_submitted"] ?? "?") runs, \(u["sbatch_calls_in_tick"] ?? "?") sbatch call(s) | ≤ 1.5× one array |\n"
+      md +=
+        "| one hand-written `sbatch --array=0-999` | \(f(u["array_median_s"])) s (tick / array = \(f(u["tick_vs_array"], 2))×) | |\n"
+      md +=
+        "| 1,000 plain `sbatch` calls | \(f(u["loop_s"], 2)) s (loop / tick = \(f(u["loop_vs_tick"], 0))×) | tick ≥ 20× faster |\n"
+    }
+    print(md, terminator: "")
   case "mkstore":
     // sluice-bench mkstore DIR: a project with 1,000 active and 100,000 archived runs, for profiling.
     let d = CommandLine.arguments[2]
@@ -292,7 +361,8 @@ do {
     _ = try makeStore(d, active: 1000, archived: 100_000)
     write(d + "/tasks.md", "## P\n- [ ] live\n")
   default:
-    FileHandle.standardError.write(Data("usage: sluice-bench store|tick|calls|submit [path-to-sluice]\n".utf8))
+    FileHandle.standardError.write(
+      Data("usage: sluice-bench store|tick|calls|submit [path-to-sluice]\n".utf8))
     exit(2)
   }
 } catch {

@@ -708,7 +708,7 @@ enum Commands {
       if parts.isEmpty && report.transitions > 0 { parts.append("updated \(report.transitions)") }
       let p = report.plan
       ctx.output.line(
-        "tick: " + (parts.isEmpty ? "nothing changed" : parts.joined(separator: ", "))
+        "tick (\(report.backend)): " + (parts.isEmpty ? "nothing changed" : parts.joined(separator: ", "))
           + "; in flight \(report.inFlight), queued \(report.queued)"
           + (p.map { " (g=\($0.g) r=\($0.r) q=\($0.q) max_new_runs=\($0.maxNewRuns))" } ?? ""))
       for e in report.submitErrors.prefix(5) { ctx.output.error("  \(e.run): \(e.message)") }

@@ -542,7 +542,9 @@ public final class Engine {
     if !r.retried.isEmpty { lines.append("- retried: " + r.retried.joined(separator: ", ")) }
     if !r.adopted.isEmpty { lines.append("- adopted after a crash: " + r.adopted.joined(separator: ", ")) }
     for e in r.markers.applied { lines.append("- marked [\(e.to.rawValue)] \(e.title)") }
-    if lines.count <= 2 && r.transitions > 0 { lines.append("- \(r.transitions) run(s) changed state (e.g. pending → running)") }
+    if lines.count <= 2 && r.transitions > 0 {
+      lines.append("- \(r.transitions) run(s) changed state (e.g. pending → running)")
+    }
     return lines.joined(separator: "\n") + "\n\n"
   }
 }

@@ -350,7 +350,8 @@ enum SummaryTSV {
         guard let state = RunState(rawValue: String(decoding: field(2), as: UTF8.self)) else { continue }
         emit(
           RunSummary(
-            id: unesc(field(0)), name: unesc(field(1)), state: state, sweep: text(3), task: text(4), jobID: text(5),
+            id: unesc(field(0)), name: unesc(field(1)), state: state, sweep: text(3), task: text(4),
+            jobID: text(5),
             exitCode: int(6), attempt: int(7) ?? 0, ended: text(8), reason: text(9)))
       }
     }

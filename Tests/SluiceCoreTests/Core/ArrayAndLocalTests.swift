@@ -23,7 +23,8 @@ final class SlurmArrayTests: TickSuite {
     // Sample squeue: per array job, the most tasks seen running at once.
     let seen = Locked<[String: Int]>([:])
     let sampler = Sampler {
-      let r = try? ProcessRunner().run(CommandRequest(argv: ["squeue", "-h", "-r", "-t", "R", "-o", "%F|%j"], timeout: 20))
+      let r = try? ProcessRunner().run(
+        CommandRequest(argv: ["squeue", "-h", "-r", "-t", "R", "-o", "%F|%j"], timeout: 20))
       var per: [String: Int] = [:]
       for line in (r?.stdoutText ?? "").split(separator: "\n") where line.contains(".sl") {
         per[String(line.split(separator: "|")[0]), default: 0] += 1
@@ -32,7 +33,10 @@ final class SlurmArrayTests: TickSuite {
       return per.values.max() ?? 0
     }
     sampler.start()
-    tickUntil(dir, timeout: 400) { runsJSON(dir).allSatisfy { ["completed", "failed"].contains($0["state"] as? String ?? "") } && runsJSON(dir).count == 200 }
+    tickUntil(dir, timeout: 400) {
+      runsJSON(dir).allSatisfy { ["completed", "failed"].contains($0["state"] as? String ?? "") }
+        && runsJSON(dir).count == 200
+    }
     sampler.stop()
     let runs = runsJSON(dir)
     XCTAssertEqual(runs.count, 200)
@@ -48,17 +52,24 @@ final class SlurmArrayTests: TickSuite {
     let store = Store(dir: dir + "/.sluice")
     var throttled = 0
     for (job, running) in seen.value {
-      let run = try XCTUnwrap(try store.allSummaries(active: try store.loadActive()).first { $0.jobID?.hasPrefix(job + "_") == true })
+      let run = try XCTUnwrap(
+        try store.allSummaries(active: try store.loadActive()).first {
+          $0.jobID?.hasPrefix(job + "_") == true
+        })
       let full = try XCTUnwrap(try store.findRun(run.id, active: try store.loadActive()))
       let script = read(full.scriptPath ?? "")
-      let spec = try XCTUnwrap(script.split(separator: "\n").first { $0.hasPrefix("#SBATCH --array=") }).dropFirst("#SBATCH --array=".count)
+      let spec = try XCTUnwrap(script.split(separator: "\n").first { $0.hasPrefix("#SBATCH --array=") })
+        .dropFirst("#SBATCH --array=".count)
       let size = Int(spec.split(separator: "%")[0].split(separator: "-").last!)! + 1
       let limit = spec.contains("%") ? Int(spec.split(separator: "%")[1])! : size
       if limit < size { throttled += 1 }
-      XCTAssertLessThanOrEqual(running, limit, "array \(job) (--array=\(spec)) never runs more than its throttle")
+      XCTAssertLessThanOrEqual(
+        running, limit, "array \(job) (--array=\(spec)) never runs more than its throttle")
     }
-    XCTAssertGreaterThan(throttled, 0, "while both sweeps had work, each array was throttled to its share of g")
-    let jobs = Set(runs.compactMap { ($0["job_id"] as? String)?.split(separator: "_").first.map(String.init) })
+    XCTAssertGreaterThan(
+      throttled, 0, "while both sweeps had work, each array was throttled to its share of g")
+    let jobs = Set(
+      runs.compactMap { ($0["job_id"] as? String)?.split(separator: "_").first.map(String.init) })
     XCTAssertLessThan(jobs.count, 40, "arrays, not 200 jobs: \(jobs.count) submissions")
     XCTAssertEqual(markers(dir), ["[!] A", "[!] B"])
     // Each array task has its own log file (%A_%a).
@@ -71,16 +82,26 @@ final class SlurmArrayTests: TickSuite {
   func testMaxArraySizeChunks() throws {
     try requireBackend()
     let cluster = packageRoot + "/slurm/cluster.sh"
-    XCTAssertEqual(try ProcessRunner().run(CommandRequest(argv: ["bash", cluster, "set", "MaxArraySize=50"], timeout: 120)).exitCode, 0)
-    addTeardownBlock { _ = try? ProcessRunner().run(CommandRequest(argv: ["bash", cluster, "set", "MaxArraySize=1001"], timeout: 120)) }
+    XCTAssertEqual(
+      try ProcessRunner().run(
+        CommandRequest(argv: ["bash", cluster, "set", "MaxArraySize=50"], timeout: 120)
+      ).exitCode, 0)
+    addTeardownBlock {
+      _ = try? ProcessRunner().run(
+        CommandRequest(argv: ["bash", cluster, "set", "MaxArraySize=1001"], timeout: 120))
+    }
     let values = (0..<120).map(String.init).joined(separator: ", ")
-    let dir = project("## P\n- [ ] Big\n  - run: `true {i}`\n  - grid: i = \(values)\n", config: "[limits]\nmax_concurrent = 200\n")
+    let dir = project(
+      "## P\n- [ ] Big\n  - run: `true {i}`\n  - grid: i = \(values)\n",
+      config: "[limits]\nmax_concurrent = 200\n")
     let r = sluice(["tick", "--json"], cwd: dir)
     XCTAssertEqual(r.code, 0, r.err)
     let j = try XCTUnwrap(jsonObject(r.out) as? [String: Any])
     XCTAssertEqual((j["slurm_calls"] as? [String: Int])?["sbatch"], 3, "120 runs in chunks of 50, 50, 20")
     let runs = runsJSON(dir)
-    let indices = runs.compactMap { ($0["job_id"] as? String)?.split(separator: "_").last.flatMap { Int($0) } }
+    let indices = runs.compactMap {
+      ($0["job_id"] as? String)?.split(separator: "_").last.flatMap { Int($0) }
+    }
     XCTAssertEqual(indices.max(), 49, "indices restart at 0 in each chunk")
     XCTAssertEqual(Set(runs.compactMap { ($0["job_id"] as? String)?.split(separator: "_").first }).count, 3)
     tickUntil(dir) { markers(dir) == ["[x] Big"] }
@@ -88,8 +109,12 @@ final class SlurmArrayTests: TickSuite {
 
   func testCancelSweepCancelsArraysInOneCall() throws {
     try requireBackend()
-    let dir = project("## P\n- [ ] Long\n  - run: `sleep 100 # {i}`\n  - grid: i = 1, 2, 3, 4, 5, 6\n", config: "[limits]\nmax_concurrent = 6\n")
-    tickUntil(dir, timeout: 60) { runsJSON(dir).allSatisfy { ["running", "pending"].contains($0["state"] as? String ?? "") } }
+    let dir = project(
+      "## P\n- [ ] Long\n  - run: `sleep 100 # {i}`\n  - grid: i = 1, 2, 3, 4, 5, 6\n",
+      config: "[limits]\nmax_concurrent = 6\n")
+    tickUntil(dir, timeout: 60) {
+      runsJSON(dir).allSatisfy { ["running", "pending"].contains($0["state"] as? String ?? "") }
+    }
     let c = sluice(["cancel", "--sweep", "p1-long", "--json"], cwd: dir)
     XCTAssertEqual(c.code, 0, c.err)
     let msg = (jsonObject(c.out) as? [String: Any])?["message"] as? String ?? ""
@@ -106,20 +131,27 @@ final class LocalGPUTests: XCTestCase {
     try Files.makeDirectory(bin, mode: 0o755)
     write(bin + "/nvidia-smi", "#!/bin/sh\nprintf '0\\n1\\n2\\n3\\n'\n")
     chmod(bin + "/nvidia-smi", 0o755)
-    write(dir + "/tasks.md", "## P\n- [ ] Two\n  - run: `echo $CUDA_VISIBLE_DEVICES; sleep 2`\n  - gpus: 2\n- [ ] One\n  - run: `echo $CUDA_VISIBLE_DEVICES; sleep 2`\n  - gpus: 1\n- [ ] Again\n  - run: `echo $CUDA_VISIBLE_DEVICES; sleep 2`\n  - gpus: 2\n")
+    write(
+      dir + "/tasks.md",
+      "## P\n- [ ] Two\n  - run: `echo $CUDA_VISIBLE_DEVICES; sleep 2`\n  - gpus: 2\n- [ ] One\n  - run: `echo $CUDA_VISIBLE_DEVICES; sleep 2`\n  - gpus: 1\n- [ ] Again\n  - run: `echo $CUDA_VISIBLE_DEVICES; sleep 2`\n  - gpus: 2\n"
+    )
     write(dir + "/sluice.toml", "[slurm]\nbackend = \"local\"\n")
     var env = ["PATH": bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")]
     env["CUDA_VISIBLE_DEVICES"] = nil
-    let plan = try XCTUnwrap(jsonObject(sluice(["plan", "--json"], cwd: dir, env: env).out) as? [String: Any])
+    let plan = try XCTUnwrap(
+      jsonObject(sluice(["plan", "--json"], cwd: dir, env: env).out) as? [String: Any])
     XCTAssertEqual((plan["plan"] as? [String: Any])?["g"] as? Int, 4, "g = the 4 GPUs nvidia-smi reports")
     let first = sluice(["tick"], cwd: dir, env: env)
     XCTAssertEqual(first.code, 0, first.err)
     let state = try Store(dir: dir + "/.sluice").loadActive()
-    XCTAssertEqual(state.runs.filter { $0.state == .pending }.map(\.id), ["p1-two", "p1-one"], "2 + 1 slots fit in 4; the next 2 wait")
+    XCTAssertEqual(
+      state.runs.filter { $0.state == .pending }.map(\.id), ["p1-two", "p1-one"],
+      "2 + 1 slots fit in 4; the next 2 wait")
     let end = Date().addingTimeInterval(60)
     while Date() < end {
       _ = sluice(["tick"], cwd: dir, env: env)
-      let s = try Store(dir: dir + "/.sluice").allSummaries(active: try Store(dir: dir + "/.sluice").loadActive())
+      let s = try Store(dir: dir + "/.sluice").allSummaries(
+        active: try Store(dir: dir + "/.sluice").loadActive())
       if s.count == 3 && s.allSatisfy({ $0.state == .completed }) { break }
       usleep(500_000)
     }
@@ -129,7 +161,9 @@ final class LocalGPUTests: XCTestCase {
     XCTAssertEqual(two.split(separator: ",").count, 2)
     XCTAssertEqual(one.split(separator: ",").count, 1)
     XCTAssertEqual(again.split(separator: ",").count, 2)
-    XCTAssertTrue(Set(two.split(separator: ",")).isDisjoint(with: one.split(separator: ",")), "\(two) vs \(one): no GPU shared while both ran")
+    XCTAssertTrue(
+      Set(two.split(separator: ",")).isDisjoint(with: one.split(separator: ",")),
+      "\(two) vs \(one): no GPU shared while both ran")
     // CUDA_VISIBLE_DEVICES, when set, wins over nvidia-smi.
     env["CUDA_VISIBLE_DEVICES"] = "5,7"
     let p2 = try XCTUnwrap(jsonObject(sluice(["plan", "--json"], cwd: dir, env: env).out) as? [String: Any])
@@ -140,7 +174,10 @@ final class LocalGPUTests: XCTestCase {
     let dir = makeTempDir(self, "cpus")
     write(dir + "/tasks.md", "## P\n- [ ] A\n  - run: `true`\n")
     write(dir + "/sluice.toml", "[slurm]\nbackend = \"local\"\n")
-    let p = try XCTUnwrap(jsonObject(sluice(["plan", "--json"], cwd: dir, env: ["PATH": "/usr/bin:/bin", "CUDA_VISIBLE_DEVICES": ""]).out) as? [String: Any])
+    let p = try XCTUnwrap(
+      jsonObject(
+        sluice(["plan", "--json"], cwd: dir, env: ["PATH": "/usr/bin:/bin", "CUDA_VISIBLE_DEVICES": ""]).out)
+        as? [String: Any])
     XCTAssertEqual((p["plan"] as? [String: Any])?["g"] as? Int, ProcessInfo.processInfo.activeProcessorCount)
   }
 }

@@ -355,8 +355,13 @@ final class SlurmTickTests: TickSuite {
     ).stdoutText
     let tags = Set(try Store(dir: dir + "/.sluice").allSummaries(active: ActiveState()).map(\.id))
     XCTAssertEqual(tags, ["p1-one", "p1-two"])
+    // Every submission this project ever made left a script named by its tag.
+    let projectTags = Set(Files.list(dir + "/.sluice/scripts").map { String($0.dropLast(3)) })
     for run in ["p1-one", "p1-two"] {
-      let names = Set((all + acct).split(separator: "\n").filter { $0.hasPrefix(run + ".sl") })
+      let names = Set(
+        (all + acct).split(separator: "\n").filter { n in
+          n.hasPrefix(run + ".sl") && projectTags.contains(String(n.split(separator: ".").last ?? ""))
+        })
       XCTAssertEqual(names.count, 1, "one submission of \(run) reached Slurm: \(names)")
     }
   }

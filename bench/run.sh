@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs sluice's benchmarks on the bundled Slurm cluster and writes
+# bench/results/latest.jsonl (raw) and bench/results/latest.md (the table the
+# README quotes). Usage: bench/run.sh [store|tick|calls|submit ...] (default: all).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+benches=("$@")
+[ ${#benches[@]} -gt 0 ] || benches=(store tick calls submit)
+
+swift build -c release --product sluice 2>&1 | tail -n 1
+swift build -c release --product sluice-bench 2>&1 | tail -n 1
+slurm/cluster.sh up
+eval "$(slurm/cluster.sh env)"
+
+out=bench/results
+mkdir -p "$out"
+raw="$out/latest.jsonl"
+: >"$raw"
+for b in "${benches[@]}"; do
+  echo "==> $b"
+  .build/release/sluice-bench "$b" "$PWD/.build/release/sluice" | tee -a "$raw"
+done
+{
+  echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores, $(sinfo --version), sluice $(.build/release/sluice --version | cut -d' ' -f2), release build."
+  echo
+  .build/release/sluice-bench report "$raw"
+} >"$out/latest.md"
+cat "$out/latest.md"

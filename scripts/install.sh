@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs sluice under PREFIX (default /usr/local): the release binary in
+# PREFIX/bin and the templates in PREFIX/share/sluice/templates, where sluice
+# looks after a project's own templates/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+prefix=${1:-/usr/local}
+swift build -c release --product sluice
+install -d "$prefix/bin" "$prefix/share/sluice/templates"
+install -m 0755 .build/release/sluice "$prefix/bin/sluice"
+install -m 0644 templates/*.sh "$prefix/share/sluice/templates/"
+echo "installed $prefix/bin/sluice and $prefix/share/sluice/templates/"

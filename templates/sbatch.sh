@@ -1,0 +1,8 @@
+#!/bin/bash
+{{directives}}
+# Rendered by sluice for {{what}}. Edit templates/sbatch.sh to change it.
+{{setup}}
+{{env}}
+{{workdir}}
+{{body}}
+
