@@ -58,10 +58,13 @@ public protocol Backend: AnyObject {
   func cancel(_ runs: [Run]) throws -> String
   /// Problems met that did not stop the work.
   var warnings: [String] { get }
+  func prefetch()
 }
 
 extension Backend {
   public var warnings: [String] { [] }
+  /// Starts the scheduler queries a tick will need, so they overlap with sluice's own work.
+  public func prefetch() {}
 }
 
 /// What `observe` may need beyond the runs.

@@ -175,6 +175,9 @@ public final class Engine {
     let lock = try self.lock(options.dryRun ? "plan" : "tick")
     defer { lock.release() }
     report.lockRecovered = lock.recoveredFrom
+    // squeue and sinfo run while the state loads (the scheduler's answer is
+    // the slow part of a tick); a --gpus-free plan needs no scheduler at all.
+    if gpusFreeOverride == nil { backend.prefetch() }
     var state = try store.loadActive()
     let now = clock.now()
     let stamp = Timestamps.iso(now)
@@ -473,8 +476,9 @@ public final class Engine {
   func group(_ runs: [Run], g: Int, state: ActiveState) throws -> [Submission] {
     var out: [Submission] = []
     var current: [Run] = []
-    func key(_ r: Run) -> String {
-      "\(r.sweep ?? "")|\(r.resources)|\(r.template ?? "")|\(r.env)|\(r.setup)|\(r.workdir ?? "")"
+    func sameScript(_ a: Run, _ b: Run) -> Bool {
+      a.sweep == b.sweep && a.resources == b.resources && a.template == b.template && a.env == b.env
+        && a.setup == b.setup && a.workdir == b.workdir
     }
     let maxArray = max(1, backend.maxArraySize ?? 1001)
     func flush() {
@@ -498,7 +502,7 @@ public final class Engine {
       current = []
     }
     for r in runs {
-      if let last = current.last, key(last) != key(r) { flush() }
+      if let last = current.last, !sameScript(last, r) { flush() }
       current.append(r)
     }
     flush()

@@ -66,9 +66,25 @@ public enum ScriptRenderer {
 
   /// The concrete log path once the job id is known.
   public static func resolvedLog(pattern: String, jobID: Int, index: Int?) -> String {
-    pattern.replacingOccurrences(of: "%A", with: String(jobID))
-      .replacingOccurrences(of: "%a", with: index.map(String.init) ?? "")
-      .replacingOccurrences(of: "%j", with: String(jobID))
+    var out = ""
+    out.reserveCapacity(pattern.utf8.count + 12)
+    var percent = false
+    for c in pattern {
+      if percent {
+        percent = false
+        switch c {
+        case "A", "j": out += String(jobID)
+        case "a": out += index.map(String.init) ?? ""
+        default: out += "%" + String(c)
+        }
+      } else if c == "%" {
+        percent = true
+      } else {
+        out.append(c)
+      }
+    }
+    if percent { out += "%" }
+    return out
   }
 
   public static func exitFile(_ run: Run, context: RenderContext) -> String {

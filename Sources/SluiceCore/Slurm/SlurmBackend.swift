@@ -42,6 +42,54 @@ public final class SlurmCLI {
     return nil
   }
 
+  /// A command started in the background; `wait()` gives its result.
+  public final class Pending: @unchecked Sendable {
+    let done = DispatchSemaphore(value: 0)
+    var result: Result<CommandResult, Error> = .failure(CommandRunnerError.notFound(""))
+    let argv: [String]
+    init(_ argv: [String]) { self.argv = argv }
+    public func wait() throws -> CommandResult {
+      done.wait()
+      done.signal()
+      return try result.get()
+    }
+  }
+
+  /// Starts a command on another thread (counted now), so sluice's own work
+  /// overlaps with Slurm's answer.
+  public func start(_ argv: [String], timeout: Double? = nil) -> Pending {
+    let p = Pending(argv)
+    guard let path = locate(argv[0]) else {
+      p.result = .failure(
+        SlurmCommandError(
+          kind: .transient, command: argv[0], message: "\(argv[0]) not found; set bin_dir in sluice.toml"))
+      p.done.signal()
+      return p
+    }
+    counts[argv[0], default: 0] += 1
+    let request = CommandRequest(
+      argv: [path] + argv.dropFirst(), environment: environment, timeout: timeout ?? self.timeout,
+      outputLimit: 256 << 20)
+    let runner = self.runner
+    let t = Thread {
+      do { p.result = .success(try runner.run(request)) } catch { p.result = .failure(error) }
+      p.done.signal()
+    }
+    t.start()
+    return p
+  }
+
+  /// Waits for a started command and logs it like `run`.
+  public func finish(_ p: Pending) throws -> CommandResult {
+    let r = try p.wait()
+    log.append((p.argv, r.duration, r.exitCode))
+    verbose?(
+      String(format: "[slurm] %.3fs exit %d (overlapped): ", r.duration, r.exitCode)
+        + p.argv.map { Shell.quote($0.replacingOccurrences(of: "\u{1f}", with: "\\x1f")) }.joined(
+          separator: " "))
+    return r
+  }
+
   public func run(_ argv: [String], timeout: Double? = nil) throws -> CommandResult {
     guard let path = locate(argv[0]) else {
       throw SlurmCommandError(
@@ -113,17 +161,46 @@ public final class SlurmBackend: Backend, ArrayLimited {
 
   // MARK: queries
 
+  private var pendingNodes: SlurmCLI.Pending?
+  private var pendingQueue: SlurmCLI.Pending?
+  private var nodesCache: [NodeInfo]?
+
+  /// Starts the tick's one `sinfo` and one `squeue` at once, in the background.
+  public func prefetch() {
+    if pendingNodes == nil && nodesCache == nil {
+      pendingNodes = cli.start(SlurmQueries.sinfoNodes(cluster: config.clusters))
+    }
+    if pendingQueue == nil && queueCache == nil {
+      pendingQueue = cli.start(SlurmQueries.squeue(user: user, cluster: config.clusters))
+    }
+  }
+
   public func nodes() throws -> [NodeInfo] {
+    if let n = nodesCache { return n }
     let argv = SlurmQueries.sinfoNodes(cluster: config.clusters)
-    let r = try cli.run(argv)
+    let r: CommandResult
+    if let p = pendingNodes {
+      pendingNodes = nil
+      r = try cli.finish(p)
+    } else {
+      r = try cli.run(argv)
+    }
     guard r.succeeded else { throw fail(argv, r) }
-    return SinfoParser.parseNodes(r.stdoutText).items
+    let n = SinfoParser.parseNodes(r.stdoutText).items
+    nodesCache = n
+    return n
   }
 
   public func queue() throws -> [QueuedJob] {
     if let q = queueCache { return q }
     let argv = SlurmQueries.squeue(user: user, cluster: config.clusters)
-    let r = try cli.run(argv)
+    let r: CommandResult
+    if let p = pendingQueue {
+      pendingQueue = nil
+      r = try cli.finish(p)
+    } else {
+      r = try cli.run(argv)
+    }
     guard r.succeeded else { throw fail(argv, r) }
     let q = SqueueParser.parse(r.stdoutText).items
     queueCache = q
@@ -301,7 +378,9 @@ public final class SlurmBackend: Backend, ArrayLimited {
           updates.append(
             RunUpdate(
               runID: run.id, state: StateMap.inFlightState(slurm: j.state),
-              reason: j.reason == "None" ? nil : j.reason, started: j.startTime))
+              reason: j.reason == "None" ? nil : j.reason,
+              // A pending job's StartTime is only Slurm's estimate, which moves.
+              started: StateMap.inFlightState(slurm: j.state) == .running ? j.startTime : nil))
           continue
         }
         squeueTerminal[run.id] = j

@@ -89,15 +89,9 @@ public final class Store: @unchecked Sendable {
   public func loadActive() throws -> ActiveState {
     guard Files.exists(activePath) else { return ActiveState() }
     let data = try Files.read(activePath)
-    let probe: VersionProbe
-    do { probe = try JSONDecoder().decode(VersionProbe.self, from: data) } catch {
-      throw StoreError.corrupt(path: activePath, message: "no version field (\(error))")
-    }
-    guard probe.version == 1 else {
-      throw StoreError.unknownVersion(path: activePath, version: probe.version)
-    }
-    do {
-      let f = try JSONDecoder().decode(ActiveFileV1.self, from: data)
+    // The fast reader in the common case; Codable only to explain a failure.
+    if let fast = StateCodec.decodeActive(data) { return fast }
+    if let f = try? JSONDecoder().decode(ActiveFileV1.self, from: data), f.version == Self.formatVersion {
       var s = ActiveState()
       s.sweeps = f.sweeps
       s.runs = f.runs
@@ -105,9 +99,20 @@ public final class Store: @unchecked Sendable {
       s.eventSeq = f.event_seq
       s.runSeq = f.run_seq
       return s
+    }
+    let probe: VersionProbe
+    do { probe = try JSONDecoder().decode(VersionProbe.self, from: data) } catch {
+      throw StoreError.corrupt(path: activePath, message: "not a sluice state file (\(error))")
+    }
+    guard probe.version == Self.formatVersion else {
+      throw StoreError.unknownVersion(path: activePath, version: probe.version)
+    }
+    do {
+      _ = try JSONDecoder().decode(ActiveFileV1.self, from: data)
     } catch {
       throw StoreError.corrupt(path: activePath, message: "\(error)")
     }
+    throw StoreError.corrupt(path: activePath, message: "unreadable")
   }
 
   /// Saves `state`, first moving its finished runs to a new archive segment.
@@ -124,12 +129,7 @@ public final class Store: @unchecked Sendable {
       }
       state.runs.removeAll(where: \.state.isTerminal)
     }
-    let file = ActiveFileV1(
-      version: Self.formatVersion, sweeps: state.sweeps, runs: state.runs,
-      archive_seq: state.archiveSeq, event_seq: state.eventSeq, run_seq: state.runSeq)
-    let enc = JSONEncoder()
-    enc.outputFormatting = [.sortedKeys]
-    try Files.writeAtomically(activePath, try enc.encode(file), mode: fileMode)
+    try Files.writeAtomically(activePath, StateCodec.encodeActive(state), mode: fileMode)
   }
 
   func segmentName(_ seq: Int) -> String {
@@ -223,12 +223,24 @@ public final class Store: @unchecked Sendable {
       e.seq = state.eventSeq
       numbered.append(e)
     }
-    let enc = JSONEncoder()
-    enc.outputFormatting = [.sortedKeys]
-    var text = ""
-    for e in numbered { text += String(decoding: try enc.encode(e), as: UTF8.self) + "\n" }
+    // One JSON object a line, keys sorted (what JSONEncoder would write), made by hand for speed.
+    var o = StateCodec.W()
+    for e in numbered {
+      o.open()
+      o.int("exitCode", e.exitCode)
+      o.str("jobID", e.jobID)
+      o.str("kind", e.kind)
+      o.str("message", e.message)
+      o.str("run", e.run)
+      o.int("seq", e.seq)
+      o.str("state", e.state)
+      o.str("task", e.task)
+      o.str("time", e.time)
+      o.close()
+      o.w.raw("\n")
+    }
     let name = eventsDir + "/" + segmentName(numbered[0].seq) + ".jsonl"
-    try Files.writeAtomically(name, text: text, mode: fileMode)
+    try Files.writeAtomically(name, Data(o.w.bytes), mode: fileMode)
   }
 
   public func events(since cursor: Int) throws -> [Event] {

@@ -34,6 +34,56 @@ final class StoreTests: XCTestCase {
     XCTAssertEqual(all.filter { $0.id == "a" }.map(\.state), [.failed])
   }
 
+  func testFastCodecReadsAndWritesWhatCodableDoes() throws {
+    var s = ActiveState()
+    s.sweeps = [Sweep(id: "s", name: "s", goal: "g \"q\"", created: "t", task: "p1-s")]
+    s.sweeps[0].archived = ["completed": 3, "failed": 1]
+    var r = run("a", .running)
+    r.params = [["lr", "1e-3"], ["tag", "a b"]]
+    r.resources = Resources(
+      gpus: 2, cpus: 4, mem: "16G", time: "1:00:00", partition: "gpu", account: "x", qos: "q",
+      constraint: "a&b", nodes: 1, ntasks: 2)
+    r.env = ["A=1", "B=é ✓ \n \t \\ \u{1}"]
+    r.setup = ["module load x"]
+    r.jobID = "12_3"
+    r.arrayJobID = 12
+    r.arrayIndex = 3
+    r.pid = 42
+    r.pidStart = 123_456
+    r.array = false
+    r.history = [Attempt(attempt: 0, jobID: "9", state: .nodeFail, exitCode: nil, reason: "node", ended: "t")]
+    s.runs = [r, run("b")]
+    s.archiveSeq = 4
+    s.eventSeq = 9
+    s.runSeq = 2
+    let fast = StateCodec.encodeActive(s)
+    let viaCodable = try JSONDecoder().decode(ActiveFileV1.self, from: fast)
+    XCTAssertEqual(viaCodable.runs, s.runs)
+    XCTAssertEqual(viaCodable.sweeps, s.sweeps)
+    XCTAssertEqual(viaCodable.version, 1)
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.sortedKeys]
+    let codable = try enc.encode(
+      ActiveFileV1(version: 1, sweeps: s.sweeps, runs: s.runs, archive_seq: 4, event_seq: 9, run_seq: 2))
+    XCTAssertEqual(StateCodec.decodeActive(codable), s)
+    XCTAssertEqual(StateCodec.decodeActive(fast), s)
+    XCTAssertNil(StateCodec.decodeActive(Data("{\"version\": 2}".utf8)))
+    for bad in ["", "{", "[1,", "{\"a\":tru}", "\"\\u12\"", String(repeating: "[", count: 200)] {
+      XCTAssertNil(StateCodec.decodeActive(Data(bad.utf8)), bad)
+    }
+  }
+
+  func testTimestampsParseWhatTheyWrite() {
+    for t in [0.0, 1.5, 1_764_615_314.36, 4_102_444_800.999, 951_782_400] {
+      let d = Date(timeIntervalSince1970: t)
+      XCTAssertEqual(Timestamps.parse(Timestamps.iso(d))?.timeIntervalSince1970 ?? -1, t, accuracy: 0.001)
+    }
+    XCTAssertEqual(Timestamps.parse("2026-12-01T19:55:14Z")?.timeIntervalSince1970, 1_796_154_914)
+    XCTAssertEqual(Timestamps.parse("2026-12-01T20:55:14+01:00")?.timeIntervalSince1970, 1_796_154_914)
+    XCTAssertNil(Timestamps.parse("2026-13-01T19:55:14Z"))
+    XCTAssertNil(Timestamps.parse("yesterday"))
+  }
+
   func testFileModes() throws {
     let dir = makeTempDir(self)
     let store = Store(dir: dir + "/.sluice")

@@ -98,6 +98,7 @@ public enum SlurmText {
   public static func contains(_ text: String, _ separator: String) -> Bool {
     let sep = Array(separator.utf8)
     guard let first = sep.first else { return false }
+    if sep.count == 1 { return text.utf8.contains(first) }
     let bytes = Array(text.utf8)
     var i = 0
     while i + sep.count <= bytes.count {
@@ -128,6 +129,10 @@ public enum SlurmText {
 
   /// Trims spaces, tabs, `\r`, `\n` and the ASCII record separator U+001E.
   public static func trim(_ text: String) -> String {
+    // Fast path: nothing to trim (most fields), no copy.
+    func edge(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D || b == 0x0A || b == 0x1E }
+    guard let f = text.utf8.first, let l = text.utf8.last else { return text }
+    if !edge(f) && !edge(l) { return text }
     let bytes = Array(text.utf8)
     var start = 0
     var end = bytes.count
