@@ -289,16 +289,19 @@ enum StateCodec {
   /// Decodes a version-1 active file; nil when it is not one (the caller then
   /// asks Codable, for its precise error).
   static func decodeActive(_ data: Data) -> ActiveState? {
-    guard let root = try? parse(data), root["version"]?.int == 1,
-      let runs = try? (root["runs"]?.array ?? []).map(run),
-      let sweeps = try? (root["sweeps"]?.array ?? []).map(sweep)
+    // Every field Codable requires must be there with its type: a damaged file
+    // must never read as an empty one.
+    guard let root = try? parse(data), root["version"]?.int == 1, let runsJ = root["runs"]?.array,
+      let sweepsJ = root["sweeps"]?.array, let archiveSeq = root["archive_seq"]?.int,
+      let eventSeq = root["event_seq"]?.int, let runSeq = root["run_seq"]?.int,
+      let runs = try? runsJ.map(run), let sweeps = try? sweepsJ.map(sweep)
     else { return nil }
     var s = ActiveState()
     s.runs = runs
     s.sweeps = sweeps
-    s.archiveSeq = root["archive_seq"]?.int ?? 0
-    s.eventSeq = root["event_seq"]?.int ?? 0
-    s.runSeq = root["run_seq"]?.int ?? 0
+    s.archiveSeq = archiveSeq
+    s.eventSeq = eventSeq
+    s.runSeq = runSeq
     return s
   }
 

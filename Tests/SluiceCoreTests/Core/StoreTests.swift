@@ -68,6 +68,7 @@ final class StoreTests: XCTestCase {
     XCTAssertEqual(StateCodec.decodeActive(codable), s)
     XCTAssertEqual(StateCodec.decodeActive(fast), s)
     XCTAssertNil(StateCodec.decodeActive(Data("{\"version\": 2}".utf8)))
+    XCTAssertNil(StateCodec.decodeActive(Data("{\"version\": 1, \"runs\": 5}".utf8)), "damaged is not empty")
     for bad in ["", "{", "[1,", "{\"a\":tru}", "\"\\u12\"", String(repeating: "[", count: 200)] {
       XCTAssertNil(StateCodec.decodeActive(Data(bad.utf8)), bad)
     }

@@ -72,14 +72,12 @@ class TickSuite: XCTestCase {
     if backend == "slurm" {
       let r = try? ProcessRunner().run(
         CommandRequest(argv: ["squeue", "-h", "-r", "-o", "%j|%T|%b"], timeout: 20))
-      let tags = Set((try? Store(dir: dir + "/.sluice").loadActive())?.runs.compactMap(\.submission) ?? [])
+      // Only this project's jobs: each of its submissions left a script named by its tag.
+      let tags = Set(Files.list(dir + "/.sluice/scripts").map { String($0.dropLast(3)) })
       var n = 0
       for line in (r?.stdoutText ?? "").split(separator: "\n") {
         let f = line.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
-        guard f.count == 3, let tag = SlurmBackend.tag(ofJobName: f[0]), tags.contains(tag) || true,
-          f[0].contains(".sl")
-        else { continue }
-        _ = tag
+        guard f.count == 3, let tag = SlurmBackend.tag(ofJobName: f[0]), tags.contains(tag) else { continue }
         n += max(1, Gres.requestedGPUs(f[2]))
       }
       return n
