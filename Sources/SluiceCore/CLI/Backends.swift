@@ -15,7 +15,7 @@ enum Backends {
       runner: ctx.runner, environment: ctx.environment, binDir: c.binDir, timeout: c.commandTimeout)
     if ctx.args.flag("verbose") { cli.verbose = { [output = ctx.output] line in output.error(line) } }
     let store = try ctx.store()
-    let cache = store.exists ? store.dir + "/slurm-facts.json" : nil
+    let cache = store.dir + "/slurm-facts.json"
     return SlurmBackend(cli: cli, config: c, user: user(ctx.environment), cachePath: cache, clock: ctx.clock)
   }
 

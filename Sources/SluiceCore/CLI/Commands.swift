@@ -544,7 +544,7 @@ enum Commands {
       list = list.filter { $0.state == want }
     }
     if let t = ctx.args.value("task") { list = list.filter { $0.task == t } }
-    if ctx.json { ctx.output.out(JSONWriter.summaries(list) + "\n") } else { printRuns(ctx, list) }
+    if ctx.json { JSONWriter.summaries(list) { ctx.output.write($0) } } else { printRuns(ctx, list) }
     return 0
   }
 

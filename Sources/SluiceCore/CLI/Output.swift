@@ -7,6 +7,8 @@ import Foundation
 /// Where the front end writes. Tests capture it; the binary writes to stdout/stderr.
 public final class Output: @unchecked Sendable {
   public var out: (String) -> Void
+  /// Raw bytes (large outputs); defaults to `out`.
+  public var outBytes: (([UInt8]) -> Void)?
   public var err: (String) -> Void
   public var color: Bool
 
@@ -19,12 +21,27 @@ public final class Output: @unchecked Sendable {
   public static func standard(noColor: Bool, environment: [String: String]) -> Output {
     let tty = isatty(1) == 1
     let color = tty && !noColor && environment["NO_COLOR"] == nil && environment["TERM"] != "dumb"
-    return Output(
+    let o = Output(
       out: { s in FileHandle.standardOutput.write(Data(s.utf8)) },
       err: { s in FileHandle.standardError.write(Data(s.utf8)) }, color: color)
+    o.outBytes = { b in
+      b.withUnsafeBytes { raw in
+        var off = 0
+        while off < raw.count {
+          let n = Glibc.write(1, raw.baseAddress! + off, raw.count - off)
+          if n <= 0 { break }
+          off += n
+        }
+      }
+    }
+    return o
   }
 
   public func line(_ s: String = "") { out(s + "\n") }
+
+  public func write(_ bytes: [UInt8]) {
+    if let w = outBytes { w(bytes) } else { out(String(decoding: bytes, as: UTF8.self)) }
+  }
   public func error(_ s: String) { err(s + "\n") }
 
   public func paint(_ s: String, _ code: String) -> String { color ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s }
@@ -85,12 +102,27 @@ struct JSONWriter {
   /// Run summaries, written field by field (no dictionaries): the fast path of
   /// `sluice runs --json`. Same shape and key order as `JSON.string`.
   static func summaries(_ list: [RunSummary]) -> String {
+    var out = ""
+    summaries(list) { out += String(decoding: $0, as: UTF8.self) }
+    return out
+  }
+
+  /// Streams the summaries in chunks of about 256 KiB, so memory stays flat
+  /// however many runs there are.
+  static func summaries(_ list: [RunSummary], emit: ([UInt8]) -> Void) {
     var w = JSONWriter()
-    w.bytes.reserveCapacity(list.count * 260)
-    if list.isEmpty { return "[]" }
+    w.bytes.reserveCapacity(1 << 18)
+    if list.isEmpty {
+      emit(Array("[]\n".utf8))
+      return
+    }
     w.raw("[")
     for (i, s) in list.enumerated() {
       if i > 0 { w.raw(",") }
+      if w.bytes.count > 1 << 18 {
+        emit(w.bytes)
+        w.bytes.removeAll(keepingCapacity: true)
+      }
       w.newline(2)
       w.raw("{")
       w.key("attempt", first: true)
@@ -118,7 +150,8 @@ struct JSONWriter {
     }
     w.newline(0)
     w.raw("]")
-    return String(decoding: w.bytes, as: UTF8.self)
+    w.bytes.append(0x0A)
+    emit(w.bytes)
   }
 
   mutating func key(_ k: StaticString, first: Bool = false) {

@@ -297,7 +297,10 @@ public final class SlurmBackend: Backend, ArrayLimited {
       }
     }
     facts = f
-    if let p = cachePath, let d = try? JSONEncoder().encode(f) { try? Files.writeAtomically(p, d) }
+    if let p = cachePath, let d = try? JSONEncoder().encode(f) {
+      try? Files.makeDirectory((p as NSString).deletingLastPathComponent, mode: 0o700)
+      try? Files.writeAtomically(p, d)
+    }
     return f
   }
 
