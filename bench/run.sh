@@ -15,10 +15,15 @@ eval "$(slurm/cluster.sh env)"
 out=bench/results
 mkdir -p "$out"
 raw="$out/latest.jsonl"
-: >"$raw"
+touch "$raw"
 for b in "${benches[@]}"; do
   echo "==> $b"
-  .build/release/sluice-bench "$b" "$PWD/.build/release/sluice" | tee -a "$raw"
+  line=$(.build/release/sluice-bench "$b" "$PWD/.build/release/sluice")
+  echo "$line"
+  # Replace this benchmark's previous line, keep the others.
+  grep -v "\"bench\":\"$b\"" "$raw" >"$raw.tmp" || true
+  echo "$line" >>"$raw.tmp"
+  mv "$raw.tmp" "$raw"
 done
 {
   echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores, $(sinfo --version), sluice $(.build/release/sluice --version | cut -d' ' -f2), release build."

@@ -169,7 +169,7 @@ final class StoreTests: XCTestCase {
       ]
       var pid: pid_t = 0
       let rc = withCStrings(argv) { a in
-        withCStrings(env.map { "\($0)=\($1)" }) { e in posix_spawn(&pid, argv[0], nil, nil, a, e) }
+        withCStrings(env.map { "\($0)=\($1)" }) { e in spawnQuiet(&pid, argv[0], a, e) }
       }
       XCTAssertEqual(rc, 0)
       usleep(useconds_t(Int.random(in: 5_000...250_000)))

@@ -64,3 +64,16 @@ func sluice(_ args: [String], cwd: String, env extra: [String: String] = [:], ti
 func jsonObject(_ s: String) -> Any? {
   try? JSONSerialization.jsonObject(with: Data(s.utf8), options: [.fragmentsAllowed])
 }
+
+/// posix_spawn with stdout and stderr sent to /dev/null (the test log stays readable).
+func spawnQuiet(
+  _ pid: inout pid_t, _ path: String, _ argv: [UnsafeMutablePointer<CChar>?],
+  _ envp: [UnsafeMutablePointer<CChar>?]
+) -> Int32 {
+  var actions = posix_spawn_file_actions_t()
+  posix_spawn_file_actions_init(&actions)
+  defer { posix_spawn_file_actions_destroy(&actions) }
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+  return posix_spawn(&pid, path, &actions, nil, argv, envp)
+}

@@ -203,7 +203,7 @@ class TickSuite: XCTestCase {
       var pid: pid_t = 0
       let argv = [sluiceBinary, "tick", "--tasks", dir + "/tasks.md"]
       _ = withCStrings(argv) { a in
-        withCStrings(env.map { "\($0)=\($1)" }) { e in posix_spawn(&pid, argv[0], nil, nil, a, e) }
+        withCStrings(env.map { "\($0)=\($1)" }) { e in spawnQuiet(&pid, argv[0], a, e) }
       }
       pids.append(pid)
     }
