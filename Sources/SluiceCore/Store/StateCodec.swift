@@ -5,7 +5,7 @@ import Foundation
 /// The format is exactly what `JSONEncoder` writes for `ActiveFileV1` (the
 /// tests check both directions), so either side can read the other's file.
 enum StateCodec {
-  indirect enum J {
+  enum J {
     case null
     case bool(Bool)
     case int(Int)
