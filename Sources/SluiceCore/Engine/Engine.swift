@@ -403,24 +403,7 @@ public final class Engine {
   }
 
   func requeue(_ run: inout Run, reason: String) {
-    run.history.append(
-      Attempt(
-        attempt: run.attempt, jobID: run.jobID, state: run.state, exitCode: run.exitCode, reason: run.reason,
-        ended: run.ended))
-    run.attempt += 1
-    run.state = .queued
-    run.jobID = nil
-    run.arrayJobID = nil
-    run.arrayIndex = nil
-    run.submission = nil
-    run.exitCode = nil
-    run.signal = nil
-    run.ended = nil
-    run.started = nil
-    run.submitted = nil
-    run.missingSince = nil
-    run.submitError = nil
-    run.reason = reason
+    _ = Engine.requeueRun(&run, reason: reason)
   }
 
   func apply(

@@ -164,13 +164,8 @@ public struct ProcessRunner: CommandRunning {
     let deadline = start.addingTimeInterval(request.timeout)
     var killAt: Date?
     var buffer = [UInt8](repeating: 0, count: 65536)
-
-    while openOut || openErr {
-      var fds: [pollfd] = []
-      if openOut { fds.append(pollfd(fd: outPipe[0], events: Int16(POLLIN), revents: 0)) }
-      if openErr { fds.append(pollfd(fd: errPipe[0], events: Int16(POLLIN), revents: 0)) }
-      if inFD >= 0 { fds.append(pollfd(fd: inFD, events: Int16(POLLOUT), revents: 0)) }
-      let now = Date()
+    // Past the deadline: SIGTERM to the whole process group, SIGKILL after the grace.
+    func enforceDeadline(_ now: Date) {
       if !timedOut && now >= deadline {
         timedOut = true
         kill(-pid, SIGTERM)
@@ -180,6 +175,15 @@ public struct ProcessRunner: CommandRunning {
         kill(-pid, SIGKILL)
         killAt = nil
       }
+    }
+
+    while openOut || openErr {
+      var fds: [pollfd] = []
+      if openOut { fds.append(pollfd(fd: outPipe[0], events: Int16(POLLIN), revents: 0)) }
+      if openErr { fds.append(pollfd(fd: errPipe[0], events: Int16(POLLIN), revents: 0)) }
+      if inFD >= 0 { fds.append(pollfd(fd: inFD, events: Int16(POLLOUT), revents: 0)) }
+      let now = Date()
+      enforceDeadline(now)
       let wait = timedOut ? (killAt?.timeIntervalSince(now) ?? 0.2) : deadline.timeIntervalSince(now)
       let ms = Int32(max(10, min(wait * 1000, 1000)))
       let n = poll(&fds, nfds_t(fds.count), ms)
@@ -225,15 +229,7 @@ public struct ProcessRunner: CommandRunning {
       if r == pid { break }
       if r < 0 && errno != EINTR { break }
       let now = Date()
-      if !timedOut && now >= deadline {
-        timedOut = true
-        kill(-pid, SIGTERM)
-        killAt = now.addingTimeInterval(killGrace)
-      }
-      if let k = killAt, now >= k {
-        kill(-pid, SIGKILL)
-        killAt = nil
-      }
+      enforceDeadline(now)
       usleep(2000)
     }
     var exitCode: Int32 = 0

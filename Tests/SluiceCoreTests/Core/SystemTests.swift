@@ -1,0 +1,41 @@
+import XCTest
+
+@testable import SluiceCore
+
+final class SystemTests: XCTestCase {
+  let runner = ProcessRunner(killGrace: 1)
+
+  func testNonZeroExitIsAResultAndBothPipesAreReadTogether() throws {
+    // 1 MiB on each pipe at once: a runner that read one pipe after the other would deadlock.
+    let r = try runner.run(
+      CommandRequest(
+        argv: ["/bin/sh", "-c", "head -c 1048576 /dev/zero; head -c 1048576 /dev/zero >&2; exit 7"],
+        timeout: 30))
+    XCTAssertEqual(r.exitCode, 7)
+    XCTAssertFalse(r.timedOut)
+    XCTAssertEqual(r.stdout.count, 1_048_576)
+    XCTAssertEqual(r.stderr.count, 1_048_576)
+  }
+
+  func testTimeoutEndsWithSIGKILLWhenTERMIsIgnored() throws {
+    let start = Date()
+    let r = try runner.run(CommandRequest(argv: ["/bin/sh", "-c", "trap '' TERM; sleep 30"], timeout: 0.5))
+    XCTAssertTrue(r.timedOut)
+    XCTAssertEqual(r.signal, SIGKILL)
+    XCTAssertLessThan(Date().timeIntervalSince(start), 10)
+  }
+
+  func testOutputLimitAndStdinAndMissingProgram() throws {
+    let r = try runner.run(
+      CommandRequest(argv: ["/bin/cat"], stdin: Data(repeating: 65, count: 200_000), outputLimit: 1000))
+    XCTAssertEqual(r.stdout.count, 1000)
+    XCTAssertTrue(r.truncated)
+    XCTAssertThrowsError(try runner.run(CommandRequest(argv: ["/no/such/program"]))) { e in
+      XCTAssertEqual(e as? CommandRunnerError, .notFound("/no/such/program"))
+    }
+  }
+
+  func testShippedTemplateIsTheBuiltInOne() {
+    XCTAssertEqual(read(packageRoot + "/templates/sbatch.sh"), Template.builtin)
+  }
+}
