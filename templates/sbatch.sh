@@ -5,4 +5,3 @@
 {{env}}
 {{workdir}}
 {{body}}
-
