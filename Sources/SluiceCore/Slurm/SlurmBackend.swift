@@ -175,17 +175,22 @@ public final class SlurmBackend: Backend, ArrayLimited {
     }
   }
 
-  public func nodes() throws -> [NodeInfo] {
-    if let n = nodesCache { return n }
-    let argv = SlurmQueries.sinfoNodes(cluster: config.clusters)
+  /// Runs `argv`, or collects the prefetched run of it, and fails on a non-zero exit.
+  func answer(_ argv: [String], prefetched: inout SlurmCLI.Pending?) throws -> CommandResult {
     let r: CommandResult
-    if let p = pendingNodes {
-      pendingNodes = nil
+    if let p = prefetched {
+      prefetched = nil
       r = try cli.finish(p)
     } else {
       r = try cli.run(argv)
     }
     guard r.succeeded else { throw fail(argv, r) }
+    return r
+  }
+
+  public func nodes() throws -> [NodeInfo] {
+    if let n = nodesCache { return n }
+    let r = try answer(SlurmQueries.sinfoNodes(cluster: config.clusters), prefetched: &pendingNodes)
     let n = SinfoParser.parseNodes(r.stdoutText).items
     nodesCache = n
     return n
@@ -193,15 +198,7 @@ public final class SlurmBackend: Backend, ArrayLimited {
 
   public func queue() throws -> [QueuedJob] {
     if let q = queueCache { return q }
-    let argv = SlurmQueries.squeue(user: user, cluster: config.clusters)
-    let r: CommandResult
-    if let p = pendingQueue {
-      pendingQueue = nil
-      r = try cli.finish(p)
-    } else {
-      r = try cli.run(argv)
-    }
-    guard r.succeeded else { throw fail(argv, r) }
+    let r = try answer(SlurmQueries.squeue(user: user, cluster: config.clusters), prefetched: &pendingQueue)
     let q = SqueueParser.parse(r.stdoutText).items
     queueCache = q
     return q
@@ -209,11 +206,25 @@ public final class SlurmBackend: Backend, ArrayLimited {
 
   /// `nil` when accounting is disabled.
   public func accounting(_ ids: [JobID], since: Date) throws -> [AccountingRecord]? {
-    if ids.isEmpty { return [] }
+    try accounting(
+      SlurmQueries.sacct(jobIDs: ids, start: Self.slurmTime(since), cluster: config.clusters, chunkSize: 500))
+  }
+
+  /// Jobs by name (the submission tags of runs whose sbatch may or may not have gone through).
+  func accounting(names: [String], since: Date) throws -> [AccountingRecord]? {
+    if names.isEmpty { return [] }
+    return try accounting([
+      [
+        "sacct", "-P", "-n", "-X", "--delimiter=\(SlurmQueries.fieldSeparator)", "-S", Self.slurmTime(since),
+        "--name=" + names.joined(separator: ","), "-o", SacctParser.fields.joined(separator: ","),
+      ] + (config.clusters.map { ["--clusters=\($0)"] } ?? [])
+    ])
+  }
+
+  /// Runs sacct commands; nil when accounting is disabled on this cluster.
+  func accounting(_ commands: [[String]]) throws -> [AccountingRecord]? {
     var out: [AccountingRecord] = []
-    for argv in SlurmQueries.sacct(
-      jobIDs: ids, start: Self.slurmTime(since), cluster: config.clusters, chunkSize: 500)
-    {
+    for argv in commands {
       let r = try cli.run(argv)
       if !r.succeeded {
         let e = fail(argv, r)
@@ -223,23 +234,6 @@ public final class SlurmBackend: Backend, ArrayLimited {
       out += SacctParser.parse(r.stdoutText).records
     }
     return out
-  }
-
-  func accounting(names: [String], since: Date) throws -> [AccountingRecord]? {
-    if names.isEmpty { return [] }
-    let argv =
-      [
-        "sacct", "-P", "-n", "-X", "--delimiter=\(SlurmQueries.fieldSeparator)", "-S", Self.slurmTime(since),
-        "--name=" + names.joined(separator: ","), "-o", SacctParser.fields.joined(separator: ","),
-      ]
-      + (config.clusters.map { ["--clusters=\($0)"] } ?? [])
-    let r = try cli.run(argv)
-    if !r.succeeded {
-      let e = fail(argv, r)
-      if e.kind == .accountingDisabled { return nil }
-      throw e
-    }
-    return SacctParser.parse(r.stdoutText).records
   }
 
   static func slurmTime(_ d: Date) -> String {

@@ -62,10 +62,12 @@ final class ClusterIntegrationTests: XCTestCase {
     try requireSlurm()
     let dir = project()
     let a = shell([
-      "sbatch", "--parsable", "-p", "gpu", "--gres=gpu:2", "-J", "byhand-gres", "--wrap", "sleep 60",
+      "sbatch", "--parsable", "-o", "/dev/null", "-p", "gpu", "--gres=gpu:2", "-J", "byhand-gres", "--wrap",
+      "sleep 60",
     ])
     let b = shell([
-      "sbatch", "--parsable", "-p", "gpu", "--gpus=1", "-J", "byhand-gpus", "--wrap", "sleep 60",
+      "sbatch", "--parsable", "-o", "/dev/null", "-p", "gpu", "--gpus=1", "-J", "byhand-gpus", "--wrap",
+      "sleep 60",
     ])
     let ids = [a, b].map { $0.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines) }
     addTeardownBlock { _ = try? ProcessRunner().run(CommandRequest(argv: ["scancel"] + ids)) }
