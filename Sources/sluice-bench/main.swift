@@ -371,6 +371,17 @@ do {
       "seconds": r.seconds, "max_rss_kb": r.maxRSSKB,
       "ids": r.stdout.components(separatedBy: "\"id\" :").count - 1,
     ])
+  case "parse":
+    // sluice-bench parse FILE: time SqueueParser over a captured squeue output.
+    let text = try Files.readText(CommandLine.arguments[2])
+    var t: [Double] = []
+    var n = 0
+    for _ in 0..<20 {
+      let a = Date()
+      n = SqueueParser.parse(text).items.count
+      t.append(Date().timeIntervalSince(a))
+    }
+    emit(["jobs": n, "parse_min_s": t.min() ?? 0])
   case "mkstore":
     // sluice-bench mkstore DIR: a project with 1,000 active and 100,000 archived runs, for profiling.
     let d = CommandLine.arguments[2]

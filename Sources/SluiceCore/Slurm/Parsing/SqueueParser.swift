@@ -119,7 +119,27 @@ public enum SqueueParser {
     return nil
   }
 
+  /// Whether a TRES/GRES string names a GPU at all: most jobs' fields do not,
+  /// and skipping their full parse keeps a 1,000-job squeue cheap.
+  static func mentionsGPU(_ text: String?) -> Bool {
+    guard let text else { return false }
+    var prev2: UInt8 = 0
+    var prev1: UInt8 = 0
+    for b in text.utf8 {
+      let c = b | 0x20
+      if prev2 == 0x67 && prev1 == 0x70 && c == 0x75 { return true }  // "gpu", any case
+      prev2 = prev1
+      prev1 = c
+    }
+    return false
+  }
+
   static func gpus(_ column: [Role: String]) -> Int {
+    if !mentionsGPU(column[.tresAlloc]) && !mentionsGPU(column[.tresPerJob])
+      && !mentionsGPU(column[.tresPerNode])
+    {
+      return 0
+    }
     let allocated = Tres.gpuCount(column[.tresAlloc] ?? "")
     if allocated > 0 { return allocated }
     let perJob = Gres.requestedGPUs(column[.tresPerJob] ?? "")
