@@ -35,6 +35,8 @@ public final class LocalBackend: Backend {
     var gpus: [String]
     var run: String
     var time: Int?
+    /// The run's attempt (absent in records written before it existed: 0).
+    var attempt: Int?
   }
 
   /// GPU indices: CUDA_VISIBLE_DEVICES if set, else nvidia-smi, else none.
@@ -134,10 +136,15 @@ public final class LocalBackend: Backend {
           + "/bin/bash \"$0\"; c=$?; printf '%s\\n' \"$c\" > \"$1.tmp\" && mv -f \"$1.tmp\" \"$1\""
         argv += [inner, scriptPath, exitPath]
         callCounts["spawn", default: 0] += 1
+        // Exactly once: the record exists (pid 0) before the process does, so a tick
+        // killed between the two still finds the run's launch next time.
+        var rec = JobRecord(
+          version: 1, pid: 0, start: 0, gpus: mine, run: run.id, time: seconds, attempt: run.attempt)
+        try Files.writeAtomically(dir + "/\(key).json", try JSONEncoder().encode(rec), mode: fileMode)
         let pid = try Spawn.detached(
           argv, environment: env, stdout: stdout, stderr: stderr, directory: run.workdir)
-        let start = Self.processStart(pid) ?? 0
-        let rec = JobRecord(version: 1, pid: pid, start: start, gpus: mine, run: run.id, time: seconds)
+        rec.pid = pid
+        rec.start = Self.processStart(pid) ?? 0
         try Files.writeAtomically(dir + "/\(key).json", try JSONEncoder().encode(rec), mode: fileMode)
         _ = ctx
       }
@@ -151,13 +158,27 @@ public final class LocalBackend: Backend {
     let recs = records()
     var out: [RunUpdate] = []
     for run in runs {
+      let exitBase = context.exitsDir + "/\(run.id).a\(run.attempt)"
       guard let job = run.jobID else {
-        // Submitting when a tick died: adopt it if a process was recorded for it.
-        if let (key, rec) = recs.first(where: { $0.value.run == run.id }) {
-          out.append(RunUpdate(runID: run.id, state: Self.alive(rec) ? .running : .unknown, jobID: key))
-        } else {
+        // Submitting when a tick died: adopt the launch if one was recorded for this attempt.
+        guard
+          let (key, rec) = recs.first(where: {
+            $0.value.run == run.id && ($0.value.attempt ?? 0) == run.attempt
+          })
+        else {
           out.append(RunUpdate(runID: run.id, state: .queued))
+          continue
         }
+        let launched =
+          rec.pid != 0 || ExitRecord.read(exitBase).started != nil || Files.exists(dir + "/\(key).exit")
+        if launched {
+          out.append(RunUpdate(runID: run.id, state: Self.alive(rec) ? .running : .unknown, jobID: key))
+        } else if let t = Files.modificationTime(dir + "/\(key).json"),
+          context.now.timeIntervalSince1970 - t > 30
+        {
+          out.append(RunUpdate(runID: run.id, state: .queued, reason: "the launch never happened"))
+        }
+        // else: the tick died a moment ago, mid-launch; the next tick decides.
         continue
       }
       guard let rec = recs[job] else {
@@ -166,6 +187,12 @@ public final class LocalBackend: Backend {
       }
       if Self.alive(rec) {
         out.append(RunUpdate(runID: run.id, state: .running))
+        continue
+      }
+      // Launched by a tick that died before recording the pid: only the exit records can tell.
+      if rec.pid == 0 && !Files.exists(dir + "/\(job).exit") && ExitRecord.read(exitBase).exit == nil {
+        out.append(
+          RunUpdate(runID: run.id, state: ExitRecord.read(exitBase).started != nil ? .running : .unknown))
         continue
       }
       let script = ExitRecord.read(context.exitsDir + "/\(run.id).a\(run.attempt)")

@@ -190,3 +190,42 @@ final class Locked<T>: @unchecked Sendable {
   var value: T { lock.withLock { v } }
   func update(_ f: (inout T) -> Void) { lock.withLock { f(&v) } }
 }
+
+/// The local backend's recovery of a launch whose tick died before recording the pid.
+final class LocalAdoptionTests: XCTestCase {
+  func testLaunchRecordedWithoutPidIsAdoptedNotRelaunched() throws {
+    let dir = makeTempDir(self, "adopt")
+    let backend = LocalBackend(stateDir: dir, runner: ProcessRunner(), environment: [:])
+    try Files.makeDirectory(dir + "/local", mode: 0o700)
+    try Files.makeDirectory(dir + "/exits", mode: 0o700)
+    var run = Run(id: "r1", name: "r1", command: "true", created: "")
+    run.state = .submitting
+    run.submission = "sl0000000001"
+    // The tick wrote the pre-launch record (pid 0) and died; the job itself started.
+    write(
+      dir + "/local/7.json", "{\"version\":1,\"pid\":0,\"start\":0,\"gpus\":[],\"run\":\"r1\",\"attempt\":0}")
+    write(dir + "/exits/r1.a0.start", "start 1700000000 7\n")
+    let ctx = ObserveContext(now: Date(), exitsDir: dir + "/exits", lostMargin: 300)
+    let adopted = try backend.observe(runs: [run], context: ctx)
+    XCTAssertEqual(adopted.map(\.state), [.unknown])
+    XCTAssertEqual(adopted.first?.jobID, "7", "adopted as job 7, not queued again")
+    // Once adopted, its exit records settle it.
+    run.state = .unknown
+    run.jobID = "7"
+    write(dir + "/exits/r1.a0", "0 1700000005\n")
+    write(dir + "/local/7.exit", "0\n")
+    XCTAssertEqual(try backend.observe(runs: [run], context: ctx).map(\.state), [.completed])
+    // A launch that never happened (no start, record older than 30 s) goes back to the queue.
+    var other = Run(id: "r2", name: "r2", command: "true", created: "")
+    other.state = .submitting
+    write(
+      dir + "/local/8.json", "{\"version\":1,\"pid\":0,\"start\":0,\"gpus\":[],\"run\":\"r2\",\"attempt\":0}")
+    let later = ObserveContext(now: Date().addingTimeInterval(120), exitsDir: dir + "/exits", lostMargin: 300)
+    XCTAssertEqual(try backend.observe(runs: [other], context: later).map(\.state), [.queued])
+    // ...but not while it may still be starting.
+    XCTAssertEqual(try backend.observe(runs: [other], context: ctx).count, 0)
+    // A record of an earlier attempt is not this attempt's launch.
+    other.attempt = 1
+    XCTAssertEqual(try backend.observe(runs: [other], context: later).map(\.state), [.queued])
+  }
+}

@@ -274,6 +274,34 @@ final class Sampler: @unchecked Sendable {
 
 final class LocalTickTests: TickSuite {
   override var backend: String { "local" }
+
+  /// The local twin of "killed right after sbatch": a fake timeout(1) kills the tick
+  /// as the run's process starts, if the tick is still there (on this machine it has
+  /// usually finished by then; LocalAdoptionTests covers the recovery itself).
+  /// Either way the command runs exactly once.
+  func testKilledRightAfterLaunchLeavesNoDuplicate() throws {
+    let dir = project(
+      "## P\n- [ ] Once\n  - run: `echo ran >> \"\(NSTemporaryDirectory())count-$SLUICE_RUN\"; sleep 1`\n  - time: 1\n"
+    )
+    let bin = dir + "/fakebin"
+    try Files.makeDirectory(bin, mode: 0o755)
+    let realTimeout = ["/usr/bin/timeout", "/bin/timeout"].first {
+      FileManager.default.isExecutableFile(atPath: $0)
+    }!
+    write(
+      bin + "/timeout",
+      "#!/bin/sh\nkill -9 $(awk '{print $4}' /proc/$PPID/stat)\nexec \(realTimeout) \"$@\"\n")
+    chmod(bin + "/timeout", 0o755)
+    let countFile = NSTemporaryDirectory() + "count-p1-once"
+    try? FileManager.default.removeItem(atPath: countFile)
+    addTeardownBlock { try? FileManager.default.removeItem(atPath: countFile) }
+    let killed = sluice(["tick"], cwd: dir, env: ["PATH": bin + ":/usr/bin:/bin"])
+    // Whether the kill lands before or after the pid is recorded, nothing may run twice.
+    XCTAssertTrue([0, 137].contains(killed.code), "\(killed.code) \(killed.err)")
+    tickUntil(dir, timeout: 60) { markers(dir) == ["[x] Once"] }
+    XCTAssertEqual(read(countFile), "ran\n", "the command ran exactly once")
+    XCTAssertEqual(runsJSON(dir).first?["attempt"] as? Int, 0)
+  }
   func testRunsToTheGateWithinCapacity() throws { try checkRunsToTheGateWithinCapacity() }
   func testFailingCommand() throws { try checkFailingCommandEndsFailedWithExitCode() }
   func testCancel() throws { try checkCancelledByCancel() }
