@@ -415,14 +415,12 @@ enum Commands {
       let sweep = try ensureSweep(sweepName, &state, now: now)!
       var out: [Run] = []
       for values in Grid.configurations(grid) {
-        var filled: [String: String] = [:]
-        for (k, v) in values { filled[k] = Shell.quote(v) }
         let suffix = values.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
         let id = try uniqueRunID(
           Shell.sanitizeName("\(sweep)-" + values.map { "\($0.0)\($0.1)" }.joined(separator: "-"), max: 96),
           state, store)
         var r = Run(
-          id: id, name: "\(sweep)[\(suffix)]", sweep: sweep, command: Grid.fill(cmd, with: filled),
+          id: id, name: "\(sweep)[\(suffix)]", sweep: sweep, command: Grid.command(cmd, for: values),
           params: values.map { [$0.0, $0.1] },
           resources: res, state: ctx.args.flag("held") ? .held : .queued, created: now)
         r.source = "cli"
@@ -718,7 +716,7 @@ enum Commands {
 
   // MARK: cancel, retry, logs, events, log
 
-  static func selectRuns(_ ctx: CLIContext, _ state: ActiveState, activeOnly: Bool) throws -> [Run] {
+  static func selectRuns(_ ctx: CLIContext, _ state: ActiveState) throws -> [Run] {
     var out: [Run] = []
     for key in ctx.args.positionals {
       guard let r = state.runs.first(where: { $0.id == key || $0.name == key || $0.jobID == key }) else {
@@ -740,7 +738,7 @@ enum Commands {
     }
     let backend = try Backends.make(ctx)
     let result: (cancelled: [Run], message: String) = try mutateState(ctx, "cancel") { state, _ in
-      let chosen = try selectRuns(ctx, state, activeOnly: true).filter { !$0.state.isTerminal }
+      let chosen = try selectRuns(ctx, state).filter { !$0.state.isTerminal }
       let now = Timestamps.iso(ctx.clock.now())
       let inFlight = chosen.filter { $0.state.isInFlight && $0.jobID != nil || $0.pid != nil }
       var message = ""

@@ -204,6 +204,7 @@ public final class Engine {
         Event(time: stamp, kind: "retried", run: r.id, task: r.task, message: "after \(r.state.rawValue)"))
     }
     if !options.syncOnly {
+      var archived: [RunSummary]?  // read only if some reset task has archived failures
       // A task reset from [!] to [ ] by a person: its failed runs go again.
       for task in doc.runnableTasks {
         guard let sweep = state.sweeps.first(where: { $0.task == task.id }) else { continue }
@@ -222,7 +223,8 @@ public final class Engine {
           report.requeued.append(state.runs[i].id)
         }
         if !bad.isEmpty {
-          for s in try store.allSummaries(active: state)
+          if archived == nil { archived = try store.allSummaries(active: state) }
+          for s in archived!
           where s.sweep == sweep.id && s.state.isTerminal && s.state != .completed
             && !state.runs.contains(where: { $0.id == s.id })
           {

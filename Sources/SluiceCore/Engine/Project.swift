@@ -38,9 +38,7 @@ public enum Expander {
       let resources = spec.resources.merged(over: config.defaults)
       let base = Shell.sanitizeName(spec.name ?? task.id, max: 40)
       for (i, values) in configs.enumerated() {
-        var filled: [String: String] = [:]
-        for (k, v) in values { filled[k] = Shell.quote(v) }
-        let command = Grid.fill(spec.command, with: filled)
+        let command = Grid.command(spec.command, for: values)
         let suffix = values.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
         let id = configs.count == 1 ? sweep.id : "\(sweep.id).\(i)"
         let name = suffix.isEmpty ? base : "\(base)[\(suffix)]"

@@ -108,7 +108,6 @@ public final class LocalBackend: Backend {
       let live = records().values.filter(Self.alive)
       var busy = Set(live.flatMap(\.gpus))
       let all = gpuIndices()
-      let ctx = s.runs[0]
       let out = ScriptRendererPaths.pattern(from: scriptPath, submission: s)
       for (index, run) in s.runs.enumerated() {
         let want = run.resources.gpus ?? 0
@@ -146,7 +145,6 @@ public final class LocalBackend: Backend {
         rec.pid = pid
         rec.start = Self.processStart(pid) ?? 0
         try Files.writeAtomically(dir + "/\(key).json", try JSONEncoder().encode(rec), mode: fileMode)
-        _ = ctx
       }
       return .submitted(jobID: jobID, cluster: nil)
     } catch {

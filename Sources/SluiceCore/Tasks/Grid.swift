@@ -109,6 +109,13 @@ public enum Grid {
     return out
   }
 
+  /// The command for one configuration: values shell-quoted where they need it.
+  public static func command(_ template: String, for values: [(String, String)]) -> String {
+    var filled: [String: String] = [:]
+    for (k, v) in values { filled[k] = Shell.quote(v) }
+    return fill(template, with: filled)
+  }
+
   /// The Cartesian product, first parameter varying slowest.
   public static func configurations(_ grid: [GridParameter]) -> [[(String, String)]] {
     var result: [[(String, String)]] = [[]]

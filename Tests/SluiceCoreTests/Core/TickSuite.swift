@@ -222,9 +222,6 @@ class TickSuite: XCTestCase {
     XCTAssertTrue(runs.allSatisfy { ($0["attempt"] as? Int) == 0 }, "no run went out twice")
     if backend == "slurm" {
       // Slurm's own record: exactly four jobs carry this project's tags.
-      let tags = Set(
-        try Store(dir: dir + "/.sluice").allSummaries(active: ActiveState()).compactMap { _ in "" })
-      _ = tags
       let ids = runs.compactMap { $0["job_id"] as? String }
       let r = try ProcessRunner().run(
         CommandRequest(
