@@ -271,14 +271,19 @@ func callsBench() throws {
 }
 
 /// A 1,000-run grid through one tick, against 1,000 plain sbatch calls and one
-/// hand-written `sbatch --array=0-999`, in the same run.
+/// hand-written `sbatch --array=0-999`, in the same run. The tick is timed 5
+/// times, each on a fresh project (the grid goes out once per project).
 func submitBench() throws {
-  let dir = tempDir("submit")
   let values = (0..<1000).map(String.init).joined(separator: ", ")
-  write(dir + "/tasks.md", "## P\n- [ ] Grid\n  - run: `true {i}`\n  - grid: i = \(values)\n  - time: 5\n")
-  write(dir + "/sluice.toml", "[slurm]\nbackend = \"slurm\"\n[limits]\nmax_concurrent = 1000\n")
-  write(dir + "/job.sh", "#!/bin/bash\n#SBATCH --time=5\n#SBATCH --output=/dev/null\ntrue\n")
-  _ = timed([sluice, "plan"], cwd: dir)  // facts cache, as a cron tick would have it
+  func fresh(_ k: Int) -> String {
+    let dir = tempDir("submit\(k)")
+    write(dir + "/tasks.md", "## P\n- [ ] Grid\n  - run: `true {i}`\n  - grid: i = \(values)\n  - time: 5\n")
+    write(dir + "/sluice.toml", "[slurm]\nbackend = \"slurm\"\n[limits]\nmax_concurrent = 1000\n")
+    write(dir + "/job.sh", "#!/bin/bash\n#SBATCH --time=5\n#SBATCH --output=/dev/null\ntrue\n")
+    _ = timed([sluice, "plan"], cwd: dir)  // facts cache, as a cron tick would have it
+    return dir
+  }
+  let dir = fresh(0)
   func cancelAll(_ ids: [String]) { if !ids.isEmpty { _ = sh(["scancel"] + ids) } }
   // One hand-written array.
   var arrayT: [Double] = []
@@ -287,12 +292,23 @@ func submitBench() throws {
     arrayT.append(t.seconds)
     cancelAll([t.stdout.trimmingCharacters(in: .whitespacesAndNewlines)])
   }
-  // The tick.
-  let t = timed([sluice, "tick", "--json"], cwd: dir)
-  let j = (try? JSONSerialization.jsonObject(with: Data(t.stdout.utf8)) as? [String: Any]) ?? [:]
+  // The tick, interleaved with the hand-written array.
+  var tickT: [Double] = []
+  var j: [String: Any] = [:]
+  for k in 1...5 {
+    let d = fresh(k)
+    let t = timed([sluice, "tick", "--json"], cwd: d)
+    tickT.append(t.seconds)
+    j = (try? JSONSerialization.jsonObject(with: Data(t.stdout.utf8)) as? [String: Any]) ?? [:]
+    let state = try Store(dir: d + "/.sluice").loadActive()
+    cancelAll(Array(Set(state.runs.compactMap(\.arrayJobID).map(String.init))))
+    let a = timed(["sbatch", "--parsable", "--array=0-999", dir + "/job.sh"])
+    arrayT.append(a.seconds)
+    cancelAll([a.stdout.trimmingCharacters(in: .whitespacesAndNewlines)])
+    try? FileManager.default.removeItem(atPath: d)
+  }
   let submitted = (j["submitted"] as? [Any])?.count ?? 0
-  let state = try Store(dir: dir + "/.sluice").loadActive()
-  cancelAll(Array(Set(state.runs.compactMap(\.arrayJobID).map(String.init))))
+  let tick = median(tickT)
   // 1,000 plain sbatch calls.
   let loopStart = Date()
   var loopIDs: [String] = []
@@ -303,10 +319,10 @@ func submitBench() throws {
   let loop = Date().timeIntervalSince(loopStart)
   cancelAll(loopIDs)
   emit([
-    "bench": "submit", "runs": 1000, "tick_s": t.seconds, "tick_submitted": submitted,
+    "bench": "submit", "runs": 1000, "tick_s": tick, "tick_samples": tickT.count, "tick_submitted": submitted,
     "sbatch_calls_in_tick": (j["slurm_calls"] as? [String: Int])?["sbatch"] ?? -1,
-    "array_median_s": median(arrayT), "loop_s": loop, "tick_vs_array": t.seconds / median(arrayT),
-    "loop_vs_tick": loop / t.seconds,
+    "array_median_s": median(arrayT), "loop_s": loop, "tick_vs_array": tick / median(arrayT),
+    "loop_vs_tick": loop / tick,
   ])
   try? FileManager.default.removeItem(atPath: dir)
 }
@@ -356,7 +372,7 @@ do {
     }
     if let u = by["submit"] {
       md +=
-        "| 1,000-run grid through one tick | \(f(u["tick_s"])) s, \(u["tick_submitted"] ?? "?") runs, \(u["sbatch_calls_in_tick"] ?? "?") sbatch call(s) | ≤ 1.5× one array |\n"
+        "| 1,000-run grid through one tick (median of \(u["tick_samples"] ?? 1) fresh projects) | \(f(u["tick_s"])) s, \(u["tick_submitted"] ?? "?") runs, \(u["sbatch_calls_in_tick"] ?? "?") sbatch call(s) | ≤ 1.5× one array |\n"
       md +=
         "| one hand-written `sbatch --array=0-999` | \(f(u["array_median_s"])) s (tick / array = \(f(u["tick_vs_array"], 2))×) | |\n"
       md +=
@@ -382,11 +398,33 @@ do {
       t.append(Date().timeIntervalSince(a))
     }
     emit(["jobs": n, "parse_min_s": t.min() ?? 0])
+  case "codec":
+    // sluice-bench codec DIR: time decoding and encoding DIR/.sluice/active.json in-process.
+    let path = CommandLine.arguments[2] + "/.sluice/active.json"
+    let data = try Files.read(path)
+    var dec: [Double] = []
+    var enc: [Double] = []
+    var state = ActiveState()
+    for _ in 0..<20 {
+      let a = Date()
+      state = try Store(dir: CommandLine.arguments[2] + "/.sluice").loadActive()
+      dec.append(Date().timeIntervalSince(a))
+      let scratch = Store(dir: NSTemporaryDirectory() + "/sluice-codec-bench")
+      let b = Date()
+      try scratch.save(&state, durability: .ordered)
+      enc.append(Date().timeIntervalSince(b))
+    }
+    emit([
+      "runs": state.runs.count, "bytes": data.count, "decode_min_s": dec.min() ?? 0,
+      "save_ordered_min_s": enc.min() ?? 0,
+    ])
   case "mkstore":
-    // sluice-bench mkstore DIR: a project with 1,000 active and 100,000 archived runs, for profiling.
-    let d = CommandLine.arguments[2]
+    // sluice-bench mkstore DIR [ARRAY_JOB]: a project with 1,000 active and 100,000 archived runs,
+    // for profiling; with ARRAY_JOB the active runs are that array's tasks.
+    let a = CommandLine.arguments
+    let d = a[2]
     try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-    _ = try makeStore(d, active: 1000, archived: 100_000)
+    _ = try makeStore(d, active: 1000, archived: 100_000, arrayJob: a.count > 3 ? Int(a[3]) : nil)
     write(d + "/tasks.md", "## P\n- [ ] live\n")
   default:
     FileHandle.standardError.write(

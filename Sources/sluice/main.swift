@@ -1,4 +1,8 @@
 import Foundation
 import SluiceCore
 
-exit(SluiceCLI.main(Array(CommandLine.arguments.dropFirst())))
+Trace.begin()
+Allocator.tuneForShortCommand()
+let code = SluiceCLI.main(Array(CommandLine.arguments.dropFirst()))
+Trace.mark("exit")
+exit(code)

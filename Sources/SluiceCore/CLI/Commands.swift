@@ -661,9 +661,12 @@ enum Commands {
   }
 
   static func tick(_ ctx: CLIContext) throws -> Int32 {
+    Trace.mark("command parsed")
     let backend = try Backends.make(ctx, needed: ctx.args.value("gpus-free") == nil)
     let engine = try ctx.engine(backend: backend)
+    Trace.mark("config and backend ready")
     let report = try engine.tick(TickOptions(dryRun: ctx.args.flag("dry-run")))
+    Trace.mark("tick returned")
     let quiet = ctx.args.flag("quiet")
     if let l = report.lockRecovered { ctx.output.error("sluice tick: recovered a stale lock left by \(l)") }
     for w in report.warnings { ctx.output.error(w) }

@@ -166,7 +166,7 @@ struct JSONWriter {
     if let s { string(s) } else { raw("null") }
   }
 
-  init() { bytes.reserveCapacity(1 << 16) }
+  init(capacity: Int = 1 << 16) { bytes.reserveCapacity(capacity) }
 
   mutating func raw(_ s: StaticString) {
     s.withUTF8Buffer { bytes.append(contentsOf: $0) }
@@ -179,6 +179,11 @@ struct JSONWriter {
 
   mutating func string(_ s: String) {
     bytes.append(0x22)
+    if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+      bytes.append(contentsOf: s.utf8)
+      bytes.append(0x22)
+      return
+    }
     for b in s.utf8 {
       switch b {
       case 0x22: raw("\\\"")

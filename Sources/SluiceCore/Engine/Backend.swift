@@ -50,8 +50,12 @@ public protocol Backend: AnyObject {
   func capacity(partitions: [String?]) throws -> CapacityInput
   /// Learns the state of every in-flight run (and adopts `submitting` ones).
   func observe(runs: [Run], context: ObserveContext) throws -> [RunUpdate]
-  /// Submits one rendered script.
-  func submit(_ submission: Submission, scriptPath: String) -> SubmitOutcome
+  /// Submits one rendered script (`script`, also saved at `scriptPath`). `ready`
+  /// makes the runs' `submitting` record durable: the backend must let it return
+  /// before the scheduler can see the job, and may overlap it with its own start.
+  func submit(
+    _ submission: Submission, script: String, scriptPath: String, ready: @escaping @Sendable () -> Void
+  ) -> SubmitOutcome
   /// Asks the scheduler whether a script would be accepted, without submitting.
   func validate(scriptPath: String) -> (ok: Bool, message: String)
   /// Cancels runs in one call.
@@ -110,10 +114,7 @@ public struct ExitRecord: Equatable, Sendable {
 public enum StateMap {
   /// nil: still in flight (PENDING, RUNNING, CONFIGURING, REQUEUED, ...).
   public static func runState(slurm raw: String, exitCode: Int?) -> RunState? {
-    let word =
-      raw.trimmingCharacters(in: .whitespaces).uppercased()
-      .split(whereSeparator: { $0 == " " || $0 == "+" }).first.map(String.init) ?? ""
-    switch word {
+    switch firstWord(raw) {
     case "PENDING", "PD", "CONFIGURING", "CF", "REQUEUED", "RQ", "REQUEUE_HOLD", "REQUEUE_FED", "RESIZING",
       "RS", "SUSPENDED", "S", "RUNNING", "R", "COMPLETING", "CG", "STAGE_OUT", "SO", "SIGNALING", "SI",
       "STOPPED", "ST", "RESV_DEL_HOLD", "POWER_UP_NODE":
@@ -131,9 +132,18 @@ public enum StateMap {
     }
   }
 
+  /// The state's first word, upper-cased: `CANCELLED by 1000` → `CANCELLED`,
+  /// `COMPLETED+` → `COMPLETED`.
+  static func firstWord(_ raw: String) -> String {
+    let u = raw.utf8
+    guard let start = u.firstIndex(where: { $0 != 0x20 && $0 != 0x09 }) else { return "" }
+    let end = u[start...].firstIndex(where: { $0 == 0x20 || $0 == 0x09 || $0 == 0x2B }) ?? u.endIndex
+    return SlurmText.upperASCII(String(raw[start..<end]))
+  }
+
   /// In-flight flavour of a state: running or pending.
   public static func inFlightState(slurm raw: String) -> RunState {
-    let w = raw.uppercased()
+    let w = SlurmText.upperASCII(raw)
     if w.hasPrefix("RUNNING") || w.hasPrefix("COMPLETING") || w == "R" || w == "CG"
       || w.hasPrefix("STAGE_OUT")
       || w.hasPrefix("SIGNALING")

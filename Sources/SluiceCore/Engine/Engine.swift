@@ -170,15 +170,19 @@ public final class Engine {
     let doc =
       options.syncOnly && !Files.exists(paths.tasksFile)
       ? try TasksParser.parse(Data(), path: displayPath(paths.tasksFile)) : try loadTasks()
+    Trace.mark("tasks parsed")
     if doc.hasSentinel { throw SluiceError.sentinel(path: displayPath(paths.tasksFile)) }
     for w in doc.warnings { report.warnings.append(w.description) }
     let lock = try self.lock(options.dryRun ? "plan" : "tick")
     defer { lock.release() }
     report.lockRecovered = lock.recoveredFrom
+    Trace.mark("locked")
     // squeue and sinfo run while the state loads (the scheduler's answer is
     // the slow part of a tick); a --gpus-free plan needs no scheduler at all.
     if gpusFreeOverride == nil { backend.prefetch() }
+    Trace.mark("prefetch started")
     var state = try store.loadActive()
+    Trace.mark("state loaded")
     let now = clock.now()
     let stamp = Timestamps.iso(now)
     var events: [Event] = []
@@ -189,7 +193,9 @@ public final class Engine {
       let updates = try backend.observe(
         runs: watched,
         context: ObserveContext(now: now, exitsDir: store.exitsDir, lostMargin: Double(config.lostMargin)))
+      Trace.mark("observed")
       apply(updates, to: &state, now: stamp, report: &report, events: &events)
+      Trace.mark("applied")
     }
     // Retries for runs that ended in a retryable state.
     for i in state.runs.indices where state.runs[i].state.isTerminal {
@@ -238,6 +244,7 @@ public final class Engine {
           }
         }
       }
+      Trace.mark("retries and resets")
       // Expand.
       report.expanded = Expander.expand(document: doc, state: &state, config: config, now: now)
       for s in report.expanded {
@@ -246,23 +253,31 @@ public final class Engine {
       }
       // Keep queue order = tasks-file order (stable for ad-hoc runs).
       let order = Dictionary(uniqueKeysWithValues: doc.tasks.enumerated().map { ($1.id, $0) })
-      let queued = state.runs.enumerated().filter { $0.element.state == .queued }
-        .sorted {
-          (order[$0.element.task ?? ""] ?? Int.max, $0.offset) < (
-            order[$1.element.task ?? ""] ?? Int.max, $1.offset
-          )
-        }
-        .map(\.element)
-      // Only queued runs of tasks that may run now go out (ad-hoc runs always may).
-      let current = doc.currentPhase
-      let eligible = queued.filter { r in
-        guard let id = r.task else { return true }
-        guard let t = doc.task(id: id) else { return false }
-        return t.phase == current && !t.marker.isFinished && doc.blocker(of: t) == nil
+      var queuedAt: [(order: Int, at: Int)] = []
+      for (i, r) in state.runs.enumerated() where r.state == .queued {
+        queuedAt.append((order[r.task ?? ""] ?? Int.max, i))
       }
+      queuedAt.sort { ($0.order, $0.at) < ($1.order, $1.at) }
+      // Only queued runs of tasks that may run now go out (ad-hoc runs always may).
+      // Positions, not copies: a Run is big, and a sweep may have thousands.
+      let current = doc.currentPhase
+      var mayRun: [String: Bool] = [:]  // by task: a sweep's runs all ask the same
+      let eligible = queuedAt.map(\.at).filter { i in
+        guard let id = state.runs[i].task else { return true }
+        if let known = mayRun[id] { return known }
+        let ok =
+          doc.task(id: id).map { t in
+            t.phase == current && !t.marker.isFinished && doc.blocker(of: t) == nil
+          } ?? false
+        mayRun[id] = ok
+        return ok
+      }
+      Trace.mark("expanded and ordered")
       // Capacity and plan.
-      let partitions = Array(Set(eligible.map { $0.resources.partition ?? config.defaults.partition }))
-        .sorted { ($0 ?? "") < ($1 ?? "") }
+      let partitions = Array(
+        Set(eligible.map { state.runs[$0].resources.partition ?? config.defaults.partition })
+      )
+      .sorted { ($0 ?? "") < ($1 ?? "") }
       var capacity: CapacityInput
       if let free = gpusFreeOverride {
         capacity = CapacityInput(detectedGPUs: free, source: "--gpus-free")
@@ -270,30 +285,48 @@ public final class Engine {
         capacity = try backend.capacity(
           partitions: partitions.isEmpty ? [config.defaults.partition] : partitions)
       }
-      let inFlightRuns = state.runs.filter(\.state.isInFlight)
+      Trace.mark("capacity")
+      var items: [PlanItem] = []
+      items.reserveCapacity(eligible.count + state.runs.count)
+      func item(_ i: Int) -> PlanItem {
+        PlanItem(id: state.runs[i].id, state: state.runs[i].state, slots: state.runs[i].resources.slots)
+      }
+      for i in state.runs.indices where state.runs[i].state.isInFlight { items.append(item(i)) }
+      for i in eligible { items.append(item(i)) }
       let plan = Planner.plan(
-        runs: inFlightRuns + eligible, capacity: capacity,
+        items: items, capacity: capacity,
         limits: PlannerLimits(
           maxConcurrent: config.maxConcurrent, maxPending: config.maxPending,
           maxSubmitPerTick: config.maxSubmitPerTick))
       report.plan = plan
+      Trace.mark("planned")
 
       // Submit.
-      let picked = plan.submit.compactMap { id in state.runs.firstIndex { $0.id == id } }
+      var index = state.indexByID()
+      let picked = plan.submit.compactMap { index[$0] }
       let submissions = try group(picked.map { state.runs[$0] }, g: plan.g, state: state)
+      Trace.mark("grouped")
       var stop = false
+      // Set once the runs are recorded `submitting`: forces that record to disk.
+      var durable: Once?
       if !options.dryRun && !options.testOnly && !submissions.isEmpty {
         // Exactly once: every run is `submitting` with its tag on disk before sbatch runs.
         for s in submissions {
-          for r in s.runs {
-            let i = state.runs.firstIndex { $0.id == r.id }!
+          for (k, r) in s.runs.enumerated() {
+            let i = index[r.id]!
             state.runs[i].state = .submitting
             state.runs[i].submission = s.tag
             state.runs[i].scriptPath = store.scriptsDir + "/\(s.tag).sh"
-            state.runs[i].arrayIndex = s.isArray ? s.runs.firstIndex { $0.id == r.id } : nil
+            state.runs[i].arrayIndex = s.isArray ? k : nil
           }
         }
-        try store.save(&state)
+        // Written whole now, forced to disk while the first sbatch starts up and
+        // before it may read its script (see Backend.submit).
+        try store.save(&state, durability: .ordered)
+        let store = self.store
+        durable = Once { try? store.syncActive() }
+        Trace.mark("recorded submitting")
+        index = state.indexByID()  // saving archives finished runs: positions move
       }
       for s in submissions {
         let script: String
@@ -303,7 +336,7 @@ public final class Engine {
             s, template: t.text, templateName: t.name, context: renderContext)
         } catch {
           for r in s.runs {
-            let i = state.runs.firstIndex { $0.id == r.id }!
+            let i = index[r.id]!
             state.runs[i].state = .failed
             state.runs[i].submitError = "\(error)"
             state.runs[i].reason = "render failed"
@@ -315,9 +348,12 @@ public final class Engine {
           continue
         }
         report.scripts.append((s.tag, script))
+        Trace.mark("rendered")
         if options.dryRun && !options.testOnly { continue }
         let scriptPath = store.scriptsDir + "/\(s.tag).sh"
-        try Files.writeAtomically(scriptPath, text: script, mode: 0o700 & config.fileMode | 0o100)
+        // A copy for people (Slurm gets the script on stdin); not forced to disk.
+        try Files.writeAtomically(
+          scriptPath, text: script, mode: 0o700 & config.fileMode | 0o100, durability: .ordered)
         try Files.makeDirectory(ScriptRenderer.logFolder(s.runs[0], context: renderContext), mode: 0o755)
         if options.testOnly {
           let v = backend.validate(scriptPath: scriptPath)
@@ -325,19 +361,22 @@ public final class Engine {
           continue
         }
         if stop {
-          for r in s.runs { revertToQueued(&state, r.id) }
+          for r in s.runs { revertToQueued(&state, index[r.id]) }
           continue
         }
-        switch backend.submit(s, scriptPath: scriptPath) {
+        Trace.mark("script saved")
+        let outcome = backend.submit(s, script: script, scriptPath: scriptPath, ready: durable!.run)
+        Trace.mark("submitted")
+        switch outcome {
         case .submitted(let jobID, _):
           report.submissions.append((s.tag, String(jobID), s.runs.count))
           let out = ScriptRenderer.outputPattern(s, context: renderContext, err: false)
           let err = ScriptRenderer.outputPattern(s, context: renderContext, err: true)
-          for (index, r) in s.runs.enumerated() {
-            let i = state.runs.firstIndex { $0.id == r.id }!
-            let idx: Int? = s.isArray ? index : nil
+          for (k, r) in s.runs.enumerated() {
+            let i = index[r.id]!
+            let idx: Int? = s.isArray ? k : nil
             state.runs[i].state = .pending
-            state.runs[i].jobID = s.isArray ? "\(jobID)_\(index)" : String(jobID)
+            state.runs[i].jobID = s.isArray ? "\(jobID)_\(k)" : String(jobID)
             state.runs[i].arrayJobID = s.isArray ? jobID : nil
             state.runs[i].arrayIndex = idx
             state.runs[i].submitted = stamp
@@ -356,9 +395,9 @@ public final class Engine {
         case .failed(let e):
           let transient = e.kind == .transient
           for r in s.runs {
-            let i = state.runs.firstIndex { $0.id == r.id }!
+            let i = index[r.id]!
             if transient {
-              revertToQueued(&state, r.id)
+              revertToQueued(&state, i)
               state.runs[i].submitError = e.message
             } else {
               state.runs[i].state = .failed
@@ -373,33 +412,46 @@ public final class Engine {
           if transient { stop = true }
         }
       }
+      durable?.run()  // done by the first submission; here for a backend that did not call it
     }
     if options.dryRun || options.testOnly {
       report.calls = backend.callCounts
       return report
     }
-    // Write back markers.
+    // Write back markers: the tasks file is the person's, so it is synced before
+    // its rename (slow), on another thread while the run state is written.
     let edits = Expander.markerEdits(document: doc, state: state)
-    if !edits.isEmpty {
-      report.markers = try WriteBack.write(edits, document: doc)
+    let markers = edits.isEmpty ? nil : Background { try WriteBack.write(edits, document: doc) }
+    defer { _ = try? markers?.wait() }  // never leave it running past the lock, even on an error
+    report.inFlight = state.runs.count { $0.state.isInFlight }
+    report.queued = state.runs.count { $0.state == .queued }
+    if report.changed || markers != nil {
+      // Whole-file writes, not forced to disk: a machine crash soon after may bring
+      // back the previous versions, which the next tick rebuilds from Slurm (runs
+      // `submitting` are adopted by tag). Archive segments are synced regardless.
+      try store.appendEvents(events, state: &state, durability: .ordered)
+      Trace.mark("events written")
+      try store.save(&state, durability: .ordered)
+      Trace.mark("state saved")
+    }
+    if let markers {
+      report.markers = try markers.wait()
       for s in report.markers.skipped {
         report.warnings.append("\(displayPath(paths.tasksFile)): \(s.reason); left alone")
       }
+      Trace.mark("markers written")
     }
-    report.inFlight = state.runs.filter(\.state.isInFlight).count
-    report.queued = state.runs.filter { $0.state == .queued }.count
     if report.changed {
-      try store.appendEvents(events, state: &state)
-      try store.save(&state)
-      try store.appendLog(logEntry(report, stamp: stamp))
+      try store.appendLog(logEntry(report, stamp: stamp), durability: .ordered)
     }
     report.calls = backend.callCounts
     report.warnings += backend.warnings
+    Trace.mark("tick done")
     return report
   }
 
-  func revertToQueued(_ state: inout ActiveState, _ id: String) {
-    guard let i = state.runs.firstIndex(where: { $0.id == id }) else { return }
+  func revertToQueued(_ state: inout ActiveState, _ i: Int?) {
+    guard let i else { return }
     state.runs[i].state = .queued
     state.runs[i].submission = nil
   }
@@ -412,39 +464,23 @@ public final class Engine {
     _ updates: [RunUpdate], to state: inout ActiveState, now: String, report: inout TickReport,
     events: inout [Event]
   ) {
+    let index = state.indexByID()
     for u in updates {
-      guard let i = state.runs.firstIndex(where: { $0.id == u.runID }) else { continue }
-      var r = state.runs[i]
-      let before = r.state
-      if before == .submitting {
-        if u.state == .queued {
-          r.state = .queued
-          r.submission = nil
-          report.requeued.append(r.id)
-          state.runs[i] = r
-          continue
-        }
-        report.adopted.append(r.id)
-        events.append(Event(time: now, kind: "adopted", run: r.id, task: r.task, jobID: u.jobID))
-        if r.submitted == nil { r.submitted = now }
+      guard let i = index[u.runID] else { continue }
+      // In place: most updates of a tick change nothing, and a Run is big to copy.
+      let changed = Self.apply(u, to: &state.runs[i], now: now)
+      if changed.adopted {
+        report.adopted.append(u.runID)
+        events.append(
+          Event(time: now, kind: "adopted", run: u.runID, task: state.runs[i].task, jobID: u.jobID))
       }
-      if let j = u.jobID { r.jobID = j }
-      if let a = u.arrayJobID { r.arrayJobID = a }
-      if let x = u.arrayIndex { r.arrayIndex = x }
-      if let s = u.started { r.started = s }
-      if u.state == .running && r.started == nil { r.started = now }
-      if u.reason != nil { r.reason = u.reason }
-      if u.state == .unknown {
-        if r.missingSince == nil { r.missingSince = now }
-      } else {
-        r.missingSince = nil
+      if changed.requeued {
+        report.requeued.append(u.runID)
+        continue
       }
-      r.state = u.state
-      if r != state.runs[i] { report.transitions += 1 }
+      if changed.any { report.transitions += 1 }
       if u.state.isTerminal {
-        r.exitCode = u.exitCode
-        r.signal = u.signal
-        r.ended = u.ended ?? now
+        let r = state.runs[i]
         report.finished.append((r.id, r.state, r.exitCode))
         let kind = u.state == .completed ? "completed" : (u.state == .lost ? "lost" : "failed")
         events.append(
@@ -452,8 +488,49 @@ public final class Engine {
             time: now, kind: kind, run: r.id, task: r.task, jobID: r.jobID, state: r.state.rawValue,
             exitCode: r.exitCode, message: u.reason))
       }
-      state.runs[i] = r
     }
+  }
+
+  /// Applies one update to a run; says whether anything changed, and whether a
+  /// `submitting` run was adopted or requeued.
+  static func apply(_ u: RunUpdate, to r: inout Run, now: String) -> (
+    any: Bool, adopted: Bool, requeued: Bool
+  ) {
+    var any = false
+    func set<T: Equatable>(_ field: WritableKeyPath<Run, T>, _ value: T) {
+      if r[keyPath: field] != value {
+        r[keyPath: field] = value
+        any = true
+      }
+    }
+    var adopted = false
+    if r.state == .submitting {
+      if u.state == .queued {
+        r.state = .queued
+        r.submission = nil
+        return (true, false, true)
+      }
+      adopted = true
+      if r.submitted == nil { r.submitted = now }
+    }
+    if let j = u.jobID { set(\.jobID, j) }
+    if let a = u.arrayJobID { set(\.arrayJobID, a) }
+    if let x = u.arrayIndex { set(\.arrayIndex, x) }
+    if let s = u.started { set(\.started, s) }
+    if u.state == .running && r.started == nil { set(\.started, now) }
+    if u.reason != nil { set(\.reason, u.reason) }
+    if u.state == .unknown {
+      if r.missingSince == nil { set(\.missingSince, now) }
+    } else if r.missingSince != nil {
+      set(\.missingSince, nil)
+    }
+    set(\.state, u.state)
+    if u.state.isTerminal {
+      set(\.exitCode, u.exitCode)
+      set(\.signal, u.signal)
+      set(\.ended, u.ended ?? now)
+    }
+    return (any || adopted, adopted, false)
   }
 
   /// Packs runs into submissions: consecutive runs of one sweep with the same
@@ -466,6 +543,11 @@ public final class Engine {
         && a.setup == b.setup && a.workdir == b.workdir
     }
     let maxArray = max(1, backend.maxArraySize ?? 1001)
+    // Sweeps with work queued or in flight, for each array's share of g.
+    var sweepsWithWork = Set<String>()
+    for r in state.runs where r.state.isInFlight || r.state == .queued {
+      sweepsWithWork.insert(r.sweep ?? "")
+    }
     func flush() {
       guard !current.isEmpty else { return }
       let arrays = config.array && (current[0].array ?? true) && current.count > 1
@@ -474,9 +556,7 @@ public final class Engine {
         while start < current.count {
           let chunk = Array(current[start..<min(current.count, start + maxArray)])
           // The sweep's share of g: g split over the sweeps with work queued or in flight.
-          let sweepsActive = Set(
-            state.runs.filter { $0.state.isInFlight || $0.state == .queued }.map { $0.sweep ?? "" }
-          ).union([chunk[0].sweep ?? ""]).count
+          let sweepsActive = sweepsWithWork.union([chunk[0].sweep ?? ""]).count
           let share = max(1, g / max(1, sweepsActive))
           out.append(Submission(tag: Self.newTag(), runs: chunk, isArray: chunk.count > 1, throttle: share))
           start += maxArray
@@ -545,4 +625,41 @@ extension Backend {
 /// Backends that cap job arrays (Slurm's `MaxArraySize`).
 public protocol ArrayLimited {
   var arrayLimit: Int? { get }
+}
+
+/// Runs an action the first time `run` is called, from any thread; later calls
+/// wait for that first run to finish.
+public final class Once: @unchecked Sendable {
+  private let lock = NSLock()
+  private var action: (() -> Void)?
+
+  public init(_ action: @escaping () -> Void) { self.action = action }
+
+  @Sendable public func run() {
+    lock.lock()
+    defer { lock.unlock() }
+    if let a = action {
+      action = nil
+      a()
+    }
+  }
+}
+
+/// Work started on its own thread; `wait` gives its result.
+final class Background<T>: @unchecked Sendable {
+  private let done = DispatchSemaphore(value: 0)
+  private var result: Result<T, Error>?
+
+  init(_ work: @escaping @Sendable () throws -> T) {
+    Thread { [self] in
+      result = Result { try work() }
+      done.signal()
+    }.start()
+  }
+
+  func wait() throws -> T {
+    done.wait()
+    done.signal()
+    return try result!.get()
+  }
 }

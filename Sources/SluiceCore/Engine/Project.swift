@@ -37,15 +37,18 @@ public enum Expander {
       let configs = spec.grid.isEmpty ? [[]] : Grid.configurations(spec.grid)
       let resources = spec.resources.merged(over: config.defaults)
       let base = Shell.sanitizeName(spec.name ?? task.id, max: 40)
+      let tokens = Grid.tokens(spec.command)
+      let template = spec.template ?? config.defaultTemplate
+      state.runs.reserveCapacity(state.runs.count + configs.count)
       for (i, values) in configs.enumerated() {
-        let command = Grid.command(spec.command, for: values)
+        let command = Grid.command(tokens, for: values)
         let suffix = values.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
         let id = configs.count == 1 ? sweep.id : "\(sweep.id).\(i)"
         let name = suffix.isEmpty ? base : "\(base)[\(suffix)]"
         var run = Run(
           id: id, name: name, sweep: sweep.id, task: task.id, command: command,
           params: values.map { [$0.0, $0.1] }, resources: resources,
-          template: spec.template ?? config.defaultTemplate, env: spec.env, setup: spec.setup,
+          template: template, env: spec.env, setup: spec.setup,
           workdir: spec.workdir, maxRetries: spec.retries, array: spec.array, state: .queued, created: stamp)
         run.source = "tasks"
         state.runs.append(run)

@@ -55,10 +55,31 @@ public struct PlannerLimits: Equatable, Sendable {
   }
 }
 
+/// What the planner needs of a run.
+public struct PlanItem: Equatable, Sendable {
+  public var id: String
+  public var state: RunState
+  /// GPU slots it uses (see `Resources.slots`).
+  public var slots: Int
+
+  public init(id: String, state: RunState, slots: Int) {
+    self.id = id
+    self.state = state
+    self.slots = slots
+  }
+
+  public init(_ run: Run) { self.init(id: run.id, state: run.state, slots: run.resources.slots) }
+}
+
 /// `max_new_runs = max(0, min(q, g - r))`, then the configured and Slurm limits.
 /// Pure: the same snapshot always gives the same plan.
 public enum Planner {
   public static func plan(runs: [Run], capacity: CapacityInput, limits: PlannerLimits) -> Plan {
+    plan(items: runs.map(PlanItem.init), capacity: capacity, limits: limits)
+  }
+
+  /// The same, from the few fields it reads (a tick over 1,000 runs need not copy them).
+  public static func plan(items runs: [PlanItem], capacity: CapacityInput, limits: PlannerLimits) -> Plan {
     var g: Int
     var gSource: String
     if let m = limits.maxConcurrent {
@@ -72,9 +93,20 @@ public enum Planner {
       gSource = "default (no GPUs detected)"
     }
     g = max(1, g)
-    let inFlight = runs.filter(\.state.isInFlight)
-    let r = inFlight.reduce(0) { $0 + $1.resources.slots }
-    let queued = runs.filter { $0.state == .queued }
+    // Counted in one pass, queued runs by position.
+    var r = 0
+    var inFlightCount = 0
+    var pendingCount = 0
+    var queued: [Int] = []
+    for (i, run) in runs.enumerated() {
+      if run.state.isInFlight {
+        r += run.slots
+        inFlightCount += 1
+        if run.state == .pending || run.state == .submitting { pendingCount += 1 }
+      } else if run.state == .queued {
+        queued.append(i)
+      }
+    }
     let q = queued.count
     var n = max(0, min(q, g - r))
     var bound = q <= g - r ? "queue (q)" : "capacity (g - r)"
@@ -88,16 +120,15 @@ public enum Planner {
       }
     }
     if let mp = limits.maxPending {
-      let pending = inFlight.filter { $0.state == .pending || $0.state == .submitting }.count
-      cut("limits.max_pending", mp - pending)
+      cut("limits.max_pending", mp - pendingCount)
     }
     if let ms = limits.maxSubmitPerTick { cut("limits.max_submit_per_tick", ms) }
     if let m = capacity.limits.maxSubmitJobs {
-      let used = capacity.userJobsQueued ?? inFlight.count
+      let used = capacity.userJobsQueued ?? inFlightCount
       cut(capacity.limits.maxSubmitJobsSource ?? "slurm MaxSubmitJobs", m - used)
     }
     if let m = capacity.limits.maxJobs {
-      let used = capacity.userJobsQueued ?? inFlight.count
+      let used = capacity.userJobsQueued ?? inFlightCount
       cut(capacity.limits.maxJobsSource ?? "slurm MaxJobs", m - used)
     }
     // Pick runs in order; each takes its GPU slots.
@@ -105,12 +136,13 @@ public enum Planner {
     var free = g - r
     var picked: [String] = []
     var waiting: [(String, String)] = []
-    for run in queued {
+    for i in queued {
+      let run = runs[i]
       if picked.count >= n {
         waiting.append((run.id, "limit: \(bound)"))
         continue
       }
-      let need = run.resources.slots
+      let need = run.slots
       if need <= free || (need > g && r == 0 && picked.isEmpty) {
         picked.append(run.id)
         free -= need

@@ -1,17 +1,32 @@
 import Foundation
 
 public enum Shell {
-  static let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.,:/=+-@%")
+  static let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.,:/=+-@%".utf8)
 
   /// Single-quotes `s` for a POSIX shell unless it is made only of safe characters.
   public static func quote(_ s: String) -> String {
-    if !s.isEmpty && s.allSatisfy({ safe.contains($0) }) { return s }
-    return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    // Byte test: every safe character is ASCII, so a multi-byte one is never safe.
+    if !s.isEmpty && s.utf8.allSatisfy({ safe.contains($0) }) { return s }
+    return alwaysQuote(s)
   }
 
-  /// Always single-quotes.
+  /// `alwaysQuote(s)` appended as bytes.
+  public static func appendQuoted(_ s: String, to out: inout [UInt8]) {
+    out.append(0x27)
+    for b in s.utf8 {
+      if b == 0x27 {
+        out += [0x27, 0x5C, 0x27, 0x27]  // the quote as '\''
+      } else {
+        out.append(b)
+      }
+    }
+    out.append(0x27)
+  }
+
+  /// Always single-quotes (`'` inside becomes `'\''`).
   public static func alwaysQuote(_ s: String) -> String {
-    "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    if !s.utf8.contains(0x27) { return "'" + s + "'" }
+    return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
   }
 
   /// A job or file name made safe: letters, digits, `_`, `-`, `.`; at most `max` characters.

@@ -90,7 +90,9 @@ public final class SlurmCLI {
     return r
   }
 
-  public func run(_ argv: [String], timeout: Double? = nil) throws -> CommandResult {
+  public func run(
+    _ argv: [String], timeout: Double? = nil, stdin: Data? = nil, beforeInput: (@Sendable () -> Void)? = nil
+  ) throws -> CommandResult {
     guard let path = locate(argv[0]) else {
       throw SlurmCommandError(
         kind: .transient, command: argv[0],
@@ -101,8 +103,8 @@ public final class SlurmCLI {
     counts[argv[0], default: 0] += 1
     let r = try runner.run(
       CommandRequest(
-        argv: [path] + argv.dropFirst(), environment: environment, timeout: timeout ?? self.timeout,
-        outputLimit: 256 << 20))
+        argv: [path] + argv.dropFirst(), environment: environment, stdin: stdin,
+        timeout: timeout ?? self.timeout, outputLimit: 256 << 20, beforeInput: beforeInput))
     log.append((argv, r.duration, r.exitCode))
     verbose?(
       String(format: "[slurm] %.3fs exit %d%@: ", r.duration, r.exitCode, r.timedOut ? " (timed out)" : "")
@@ -114,7 +116,7 @@ public final class SlurmCLI {
 
 /// Facts about the cluster that change rarely, cached for an hour in the state folder
 /// so a tick does not ask `scontrol show config` and `sacctmgr` every time.
-struct SlurmFacts: Codable {
+struct SlurmFacts: Codable, Equatable {
   var version: Int
   var fetched: Double
   var maxArraySize: Int?
@@ -125,6 +127,34 @@ struct SlurmFacts: Codable {
   var maxSubmitJobsSource: String?
   var maxJobsSource: String?
   var accounting: Bool?
+
+  /// Read by hand: JSONDecoder costs more than the rest of a quiet tick's setup.
+  static func decode(_ data: Data) -> SlurmFacts? {
+    try? data.withUnsafeBytes { raw -> SlurmFacts in
+      var p = StateCodec.Parser(bytes: raw.bindMemory(to: UInt8.self))
+      var f = SlurmFacts(version: 0, fetched: 0)
+      var version: Int?
+      var fetched: Double?
+      try p.object(depth: 0) { p, key in
+        switch key {
+        case "version": version = try p.int()
+        case "fetched": fetched = try p.double()
+        case "maxArraySize": f.maxArraySize = try p.int()
+        case "minJobAge": f.minJobAge = try p.int()
+        case "messageTimeout": f.messageTimeout = try p.int()
+        case "maxSubmitJobs": f.maxSubmitJobs = try p.int()
+        case "maxJobs": f.maxJobs = try p.int()
+        case "maxSubmitJobsSource": f.maxSubmitJobsSource = try p.string()
+        case "maxJobsSource": f.maxJobsSource = try p.string()
+        case "accounting": f.accounting = try p.bool()
+        default: try p.skipValue(depth: 1)
+        }
+      }
+      f.version = try p.req(version)
+      f.fetched = try p.req(fetched)
+      return f
+    }
+  }
 }
 
 /// The Slurm backend: one `sinfo`, one `squeue`, one batched `sacct` per tick, and the submissions.
@@ -167,7 +197,8 @@ public final class SlurmBackend: Backend, ArrayLimited {
 
   /// Starts the tick's one `sinfo` and one `squeue` at once, in the background.
   public func prefetch() {
-    if pendingNodes == nil && nodesCache == nil {
+    // With `max_concurrent` set, g is that number: the nodes are not needed.
+    if pendingNodes == nil && nodesCache == nil && config.maxConcurrent == nil {
       pendingNodes = cli.start(SlurmQueries.sinfoNodes(cluster: config.clusters))
     }
     if pendingQueue == nil && queueCache == nil {
@@ -199,7 +230,9 @@ public final class SlurmBackend: Backend, ArrayLimited {
   public func queue() throws -> [QueuedJob] {
     if let q = queueCache { return q }
     let r = try answer(SlurmQueries.squeue(user: user, cluster: config.clusters), prefetched: &pendingQueue)
+    Trace.mark("squeue answered")
     let q = SqueueParser.parse(r.stdoutText).items
+    Trace.mark("squeue parsed")
     queueCache = q
     return q
   }
@@ -259,7 +292,7 @@ public final class SlurmBackend: Backend, ArrayLimited {
     if let f = facts { return f }
     let now = clock.now().timeIntervalSince1970
     if let p = cachePath, let d = try? Files.read(p),
-      let f = try? JSONDecoder().decode(SlurmFacts.self, from: d), f.version == 1,
+      let f = SlurmFacts.decode(d), f.version == 1,
       now - f.fetched < 3600, now >= f.fetched
     {
       facts = f
@@ -332,12 +365,13 @@ public final class SlurmBackend: Backend, ArrayLimited {
   }
 
   public func capacity(partitions: [String?]) throws -> CapacityInput {
-    let nodes = try self.nodes()
-    let (gpus, names) = Self.usableGPUs(nodes, partitions: partitions)
     let l = limits
-    var c = CapacityInput(
-      detectedGPUs: gpus > 0 ? gpus : nil, source: "GPUs on usable nodes of \(names.joined(separator: ","))",
-      limits: l)
+    var c = CapacityInput(detectedGPUs: nil, source: "not asked: limits.max_concurrent is set", limits: l)
+    if config.maxConcurrent == nil {
+      let (gpus, names) = Self.usableGPUs(try self.nodes(), partitions: partitions)
+      c.detectedGPUs = gpus > 0 ? gpus : nil
+      c.source = "GPUs on usable nodes of \(names.joined(separator: ","))"
+    }
     if l.maxSubmitJobs != nil || l.maxJobs != nil {
       let q = try queue().filter { StateMap.runState(slurm: $0.state, exitCode: nil) == nil }
       c.userJobsQueued = q.count
@@ -347,6 +381,18 @@ public final class SlurmBackend: Backend, ArrayLimited {
   }
 
   static func tag(ofJobName name: String) -> String? {
+    // Bytes first (every squeue line passes here): `... .slXXXXXXXXXX` in ASCII.
+    let u = name.utf8
+    if u.count >= 13 {
+      let dot = u.index(u.endIndex, offsetBy: -13)
+      let tail = u[u.index(after: dot)...]
+      if tail.allSatisfy({ $0 < 0x80 }) {
+        guard u[dot] == 0x2E, tail.starts(with: [0x73, 0x6C]), !tail.contains(0x2E) else { return nil }
+        return String(name[u.index(after: dot)...])
+      }
+    } else if u.allSatisfy({ $0 < 0x80 }) {
+      return nil
+    }
     guard let dot = name.lastIndex(of: ".") else { return nil }
     let t = name[name.index(after: dot)...]
     return t.hasPrefix("sl") && t.count == 12 ? String(t) : nil
@@ -355,6 +401,7 @@ public final class SlurmBackend: Backend, ArrayLimited {
   public func observe(runs: [Run], context: ObserveContext) throws -> [RunUpdate] {
     let queue = try self.queue()
     var byID: [String: QueuedJob] = [:]
+    byID.reserveCapacity(queue.count)
     var byTag: [String: [QueuedJob]] = [:]
     for j in queue {
       byID[j.id.description] = j
@@ -557,10 +604,17 @@ public final class SlurmBackend: Backend, ArrayLimited {
     return RunUpdate(runID: run.id, state: state, jobID: String(j.id.base))
   }
 
-  public func submit(_ s: Submission, scriptPath: String) -> SubmitOutcome {
-    let argv = ["sbatch", "--parsable"] + (config.clusters.map { ["--clusters=\($0)"] } ?? []) + [scriptPath]
+  /// The script goes to sbatch on stdin, written only once `ready` has returned:
+  /// sbatch loads its config while the record is synced, and cannot submit a
+  /// job whose record is not yet on disk.
+  public func submit(
+    _ s: Submission, script: String, scriptPath: String, ready: @escaping @Sendable () -> Void
+  ) -> SubmitOutcome {
+    let argv = ["sbatch", "--parsable"] + (config.clusters.map { ["--clusters=\($0)"] } ?? [])
     let r: CommandResult
-    do { r = try cli.run(argv) } catch let e as SlurmCommandError {
+    do { r = try cli.run(argv, stdin: Data(script.utf8), beforeInput: ready) } catch let e
+      as SlurmCommandError
+    {
       return .failed(e)
     } catch {
       return .failed(SlurmCommandError(kind: .transient, command: "sbatch", message: "\(error)"))

@@ -5,31 +5,6 @@ import Foundation
 /// The format is exactly what `JSONEncoder` writes for `ActiveFileV1` (the
 /// tests check both directions), so either side can read the other's file.
 enum StateCodec {
-  enum J {
-    case null
-    case bool(Bool)
-    case int(Int)
-    case double(Double)
-    case string(String)
-    case array([J])
-    case object([String: J])
-
-    subscript(_ k: String) -> J? {
-      if case .object(let o) = self { return o[k] }
-      return nil
-    }
-    var string: String? { if case .string(let s) = self { return s } else { return nil } }
-    var int: Int? {
-      switch self {
-      case .int(let i): return i
-      case .double(let d) where d == d.rounded(): return Int(exactly: d)
-      default: return nil
-      }
-    }
-    var bool: Bool? { if case .bool(let b) = self { return b } else { return nil } }
-    var array: [J]? { if case .array(let a) = self { return a } else { return nil } }
-  }
-
   struct ParseError: Error, CustomStringConvertible {
     var offset: Int
     var message: String
@@ -37,16 +12,6 @@ enum StateCodec {
   }
 
   // MARK: parsing
-
-  static func parse(_ data: Data) throws -> J {
-    try data.withUnsafeBytes { raw in
-      var p = Parser(bytes: raw.bindMemory(to: UInt8.self))
-      let v = try p.value(depth: 0)
-      p.skip()
-      if p.i != p.bytes.count { throw ParseError(offset: p.i, message: "text after the JSON value") }
-      return v
-    }
-  }
 
   struct Parser {
     let bytes: UnsafeBufferPointer<UInt8>
@@ -60,30 +25,148 @@ enum StateCodec {
 
     func fail(_ m: String) -> ParseError { ParseError(offset: i, message: m) }
 
-    mutating func value(depth: Int) throws -> J {
+    /// Reads an object, calling `field` with each key; `field` must read the value.
+    mutating func object(depth: Int, _ field: (inout Parser, String) throws -> Void) throws {
       guard depth < 64 else { throw fail("nested too deeply") }
       skip()
-      guard i < bytes.count else { throw fail("unexpected end") }
-      switch bytes[i] {
-      case 0x7B: return try object(depth: depth)
-      case 0x5B: return try array(depth: depth)
-      case 0x22: return .string(try string())
-      case 0x74: return try literal("true", .bool(true))
-      case 0x66: return try literal("false", .bool(false))
-      case 0x6E: return try literal("null", .null)
-      default: return try number()
+      guard i < bytes.count, bytes[i] == 0x7B else { throw fail("expected an object") }
+      i += 1
+      skip()
+      if i < bytes.count && bytes[i] == 0x7D {
+        i += 1
+        return
+      }
+      while true {
+        skip()
+        guard i < bytes.count, bytes[i] == 0x22 else { throw fail("expected a key") }
+        let k = try quoted()
+        skip()
+        guard i < bytes.count, bytes[i] == 0x3A else { throw fail("expected :") }
+        i += 1
+        try field(&self, k)
+        skip()
+        guard i < bytes.count else { throw fail("object not closed") }
+        if bytes[i] == 0x2C {
+          i += 1
+          continue
+        }
+        if bytes[i] == 0x7D {
+          i += 1
+          return
+        }
+        throw fail("expected , or }")
       }
     }
 
-    mutating func literal(_ word: StaticString, _ v: J) throws -> J {
-      let n = word.utf8CodeUnitCount
-      guard i + n <= bytes.count else { throw fail("bad literal") }
-      for k in 0..<n where bytes[i + k] != word.utf8Start[k] { throw fail("bad literal") }
-      i += n
+    /// Reads an object whose keys come from `keys`, calling `field` with each
+    /// key's position in `keys` (nil for a key it does not list). Keys are
+    /// matched on bytes, trying first the one after the last match (the writer
+    /// sorts them), so no String is made for a key.
+    mutating func object(depth: Int, keys: KeyList, _ field: (inout Parser, Int?) throws -> Void) throws {
+      guard depth < 64 else { throw fail("nested too deeply") }
+      skip()
+      guard i < bytes.count, bytes[i] == 0x7B else { throw fail("expected an object") }
+      i += 1
+      skip()
+      if i < bytes.count && bytes[i] == 0x7D {
+        i += 1
+        return
+      }
+      var next = 0
+      while true {
+        skip()
+        guard i < bytes.count, bytes[i] == 0x22 else { throw fail("expected a key") }
+        let start = i + 1
+        var end = start
+        while end < bytes.count && bytes[end] != 0x22 && bytes[end] != 0x5C { end += 1 }
+        var found: Int?
+        if end < bytes.count && bytes[end] == 0x22 {
+          found = keys.find(UnsafeBufferPointer(rebasing: bytes[start..<end]), from: next)
+          i = end + 1
+        } else {
+          // An escaped key: never written by sluice; compare as text.
+          let k = try quoted()
+          found = keys.names.firstIndex { $0.elementsEqual(k.utf8) }
+        }
+        if let f = found { next = f + 1 }
+        skip()
+        guard i < bytes.count, bytes[i] == 0x3A else { throw fail("expected :") }
+        i += 1
+        try field(&self, found)
+        skip()
+        guard i < bytes.count else { throw fail("object not closed") }
+        if bytes[i] == 0x2C {
+          i += 1
+          continue
+        }
+        if bytes[i] == 0x7D {
+          i += 1
+          return
+        }
+        throw fail("expected , or }")
+      }
+    }
+
+    /// Reads an array (nil for `null`), calling `element` for each element.
+    mutating func array<T>(
+      depth: Int, reserve: Int = 0, _ element: (inout Parser) throws -> T
+    ) throws -> [T]? {
+      guard depth < 64 else { throw fail("nested too deeply") }
+      if try isNull() { return nil }
+      guard i < bytes.count, bytes[i] == 0x5B else { throw fail("expected an array") }
+      i += 1
+      var out: [T] = []
+      out.reserveCapacity(reserve)
+      skip()
+      if i < bytes.count && bytes[i] == 0x5D {
+        i += 1
+        return out
+      }
+      while true {
+        out.append(try element(&self))
+        skip()
+        guard i < bytes.count else { throw fail("array not closed") }
+        if bytes[i] == 0x2C {
+          i += 1
+          continue
+        }
+        if bytes[i] == 0x5D {
+          i += 1
+          return out
+        }
+        throw fail("expected , or ]")
+      }
+    }
+
+    /// An array of strings; `null` reads as empty (the writer never writes it).
+    mutating func strings(depth: Int) throws -> [String] {
+      try array(depth: depth) { p in try p.req(p.string()) } ?? []
+    }
+
+    func req<T>(_ v: T?) throws -> T {
+      guard let v else { throw fail("expected a value, found null") }
       return v
     }
 
-    mutating func number() throws -> J {
+    /// Consumes `null` if it is next.
+    mutating func isNull() throws -> Bool {
+      skip()
+      guard i < bytes.count else { throw fail("unexpected end") }
+      if bytes[i] == 0x6E {
+        try literal("null")
+        return true
+      }
+      return false
+    }
+
+    mutating func string() throws -> String? {
+      if try isNull() { return nil }
+      guard bytes[i] == 0x22 else { throw fail("expected a string") }
+      return try quoted()
+    }
+
+    mutating func int() throws -> Int? {
+      if try isNull() { return nil }
       let start = i
       var isDouble = false
       while i < bytes.count {
@@ -97,14 +180,72 @@ enum StateCodec {
           break
         }
       }
-      guard i > start else { throw fail("unexpected character") }
+      guard i > start else { throw fail("expected a number") }
       let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
-      if !isDouble, let n = Int(text) { return .int(n) }
-      guard let d = Double(text) else { throw fail("bad number") }
-      return .double(d)
+      if !isDouble, let n = Int(text) { return n }
+      guard let d = Double(text), d == d.rounded(), let n = Int(exactly: d) else {
+        throw fail("expected a whole number")
+      }
+      return n
     }
 
-    mutating func string() throws -> String {
+    mutating func double() throws -> Double? {
+      if try isNull() { return nil }
+      let start = i
+      while i < bytes.count,
+        (bytes[i] >= 0x30 && bytes[i] <= 0x39) || bytes[i] == 0x2D || bytes[i] == 0x2B || bytes[i] == 0x2E
+          || bytes[i] == 0x65 || bytes[i] == 0x45
+      {
+        i += 1
+      }
+      guard i > start,
+        let d = Double(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self))
+      else { throw fail("expected a number") }
+      return d
+    }
+
+    mutating func bool() throws -> Bool? {
+      if try isNull() { return nil }
+      if bytes[i] == 0x74 {
+        try literal("true")
+        return true
+      }
+      try literal("false")
+      return false
+    }
+
+    /// Skips any value (fields this version does not know).
+    mutating func skipValue(depth: Int) throws {
+      guard depth < 64 else { throw fail("nested too deeply") }
+      skip()
+      guard i < bytes.count else { throw fail("unexpected end") }
+      switch bytes[i] {
+      case 0x7B: try object(depth: depth) { p, _ in try p.skipValue(depth: depth + 1) }
+      case 0x5B: _ = try array(depth: depth) { p in try p.skipValue(depth: depth + 1) }
+      case 0x22: _ = try quoted()
+      case 0x74: try literal("true")
+      case 0x66: try literal("false")
+      case 0x6E: try literal("null")
+      default:
+        let start = i
+        while i < bytes.count,
+          (bytes[i] >= 0x30 && bytes[i] <= 0x39) || bytes[i] == 0x2D || bytes[i] == 0x2B
+            || bytes[i] == 0x2E || bytes[i] == 0x65 || bytes[i] == 0x45
+        {
+          i += 1
+        }
+        if i == start { throw fail("unexpected character") }
+      }
+    }
+
+    mutating func literal(_ word: StaticString) throws {
+      let n = word.utf8CodeUnitCount
+      guard i + n <= bytes.count else { throw fail("bad literal") }
+      for k in 0..<n where bytes[i + k] != word.utf8Start[k] { throw fail("bad literal") }
+      i += n
+    }
+
+    mutating func quoted() throws -> String {
       i += 1
       let start = i
       var simple = true
@@ -160,62 +301,39 @@ enum StateCodec {
       return String(decoding: out, as: UTF8.self)
     }
 
-    mutating func array(depth: Int) throws -> J {
-      i += 1
-      var out: [J] = []
-      skip()
-      if i < bytes.count && bytes[i] == 0x5D {
-        i += 1
-        return .array(out)
-      }
-      while true {
-        out.append(try value(depth: depth + 1))
-        skip()
-        guard i < bytes.count else { throw fail("array not closed") }
-        if bytes[i] == 0x2C {
-          i += 1
-          continue
-        }
-        if bytes[i] == 0x5D {
-          i += 1
-          return .array(out)
-        }
-        throw fail("expected , or ]")
-      }
-    }
+  }
 
-    mutating func object(depth: Int) throws -> J {
-      i += 1
-      var out: [String: J] = [:]
-      skip()
-      if i < bytes.count && bytes[i] == 0x7D {
-        i += 1
-        return .object(out)
+  // MARK: decoding, straight into the model
+
+  /// Key names of one kind of object, as bytes.
+  struct KeyList {
+    let names: [[UInt8]]
+    init(_ names: [String]) { self.names = names.map { Array($0.utf8) } }
+
+    /// Position of `key`, looking from `from` onwards first.
+    func find(_ key: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
+      let n = names.count
+      var k = 0
+      while k < n {
+        let at = (from + k) % n
+        let name = names[at]
+        if name.count == key.count && name.withUnsafeBufferPointer({ $0.elementsEqual(key) }) { return at }
+        k += 1
       }
-      while true {
-        skip()
-        guard i < bytes.count, bytes[i] == 0x22 else { throw fail("expected a key") }
-        let k = try string()
-        skip()
-        guard i < bytes.count, bytes[i] == 0x3A else { throw fail("expected :") }
-        i += 1
-        out[k] = try value(depth: depth + 1)
-        skip()
-        guard i < bytes.count else { throw fail("object not closed") }
-        if bytes[i] == 0x2C {
-          i += 1
-          continue
-        }
-        if bytes[i] == 0x7D {
-          i += 1
-          return .object(out)
-        }
-        throw fail("expected , or }")
-      }
+      return nil
     }
   }
 
-  // MARK: mapping
+  /// Run fields in the order the writer emits them (sorted).
+  enum RunKey: String, CaseIterable {
+    case array, arrayIndex, arrayJobID, attempt, command, created, ended, env, exitCode, history, id, jobID
+    case maxRetries, missingSince, name, params, pid, pidStart, reason, resources, scriptPath, setup
+    case signal, source, started, state, stderrPath, stdoutPath, submission, submitError, submitted
+    case sweep, task, template, workdir
+
+    static let all = allCases
+    static let keys = KeyList(all.map(\.rawValue))
+  }
 
   struct MissingField: Error, CustomStringConvertible {
     var field: String
@@ -227,62 +345,128 @@ enum StateCodec {
     return v
   }
 
-  static func strings(_ j: J?) -> [String] { j?.array?.compactMap(\.string) ?? [] }
-
-  static func resources(_ j: J?) -> Resources {
-    guard let j else { return Resources() }
-    return Resources(
-      gpus: j["gpus"]?.int, cpus: j["cpus"]?.int, mem: j["mem"]?.string, time: j["time"]?.string,
-      partition: j["partition"]?.string, account: j["account"]?.string, qos: j["qos"]?.string,
-      constraint: j["constraint"]?.string, nodes: j["nodes"]?.int, ntasks: j["ntasks"]?.int)
-  }
-
-  static func run(_ j: J) throws -> Run {
-    var r = Run(
-      id: try req(j["id"]?.string, "id"), name: try req(j["name"]?.string, "name"), sweep: j["sweep"]?.string,
-      task: j["task"]?.string, command: try req(j["command"]?.string, "command"),
-      params: j["params"]?.array?.map { strings($0) } ?? [], resources: resources(j["resources"]),
-      template: j["template"]?.string, env: strings(j["env"]), setup: strings(j["setup"]),
-      workdir: j["workdir"]?.string,
-      maxRetries: j["maxRetries"]?.int, array: j["array"]?.bool,
-      state: try req(j["state"]?.string.flatMap(RunState.init(rawValue:)), "state"),
-      created: try req(j["created"]?.string, "created"))
-    r.jobID = j["jobID"]?.string
-    r.arrayJobID = j["arrayJobID"]?.int
-    r.arrayIndex = j["arrayIndex"]?.int
-    r.submission = j["submission"]?.string
-    r.attempt = try req(j["attempt"]?.int, "attempt")
-    r.submitted = j["submitted"]?.string
-    r.started = j["started"]?.string
-    r.ended = j["ended"]?.string
-    r.exitCode = j["exitCode"]?.int
-    r.signal = j["signal"]?.int
-    r.reason = j["reason"]?.string
-    r.scriptPath = j["scriptPath"]?.string
-    r.stdoutPath = j["stdoutPath"]?.string
-    r.stderrPath = j["stderrPath"]?.string
-    r.submitError = j["submitError"]?.string
-    r.missingSince = j["missingSince"]?.string
-    r.pid = j["pid"]?.int.flatMap { Int32(exactly: $0) }
-    r.pidStart = j["pidStart"]?.int.flatMap { UInt64(exactly: $0) }
-    r.source = j["source"]?.string
-    r.history = try (j["history"]?.array ?? []).map { h in
-      Attempt(
-        attempt: try req(h["attempt"]?.int, "history.attempt"), jobID: h["jobID"]?.string,
-        state: try req(h["state"]?.string.flatMap(RunState.init(rawValue:)), "history.state"),
-        exitCode: h["exitCode"]?.int, reason: h["reason"]?.string, ended: h["ended"]?.string)
+  static func resources(_ p: inout Parser, depth: Int) throws -> Resources {
+    var r = Resources()
+    try p.object(depth: depth) { p, key in
+      switch key {
+      case "gpus": r.gpus = try p.int()
+      case "cpus": r.cpus = try p.int()
+      case "mem": r.mem = try p.string()
+      case "time": r.time = try p.string()
+      case "partition": r.partition = try p.string()
+      case "account": r.account = try p.string()
+      case "qos": r.qos = try p.string()
+      case "constraint": r.constraint = try p.string()
+      case "nodes": r.nodes = try p.int()
+      case "ntasks": r.ntasks = try p.int()
+      default: try p.skipValue(depth: depth + 1)
+      }
     }
     return r
   }
 
-  static func sweep(_ j: J) throws -> Sweep {
-    var s = Sweep(
-      id: try req(j["id"]?.string, "sweep.id"), name: try req(j["name"]?.string, "sweep.name"),
-      goal: j["goal"]?.string,
-      created: try req(j["created"]?.string, "sweep.created"), task: j["task"]?.string)
-    if case .object(let o)? = j["archived"] {
-      for (k, v) in o { if let n = v.int { s.archived[k] = n } }
+  static func attempt(_ p: inout Parser, depth: Int) throws -> Attempt {
+    var attempt: Int?
+    var state: RunState?
+    var a = Attempt(attempt: 0, jobID: nil, state: .queued, exitCode: nil, reason: nil, ended: nil)
+    try p.object(depth: depth) { p, key in
+      switch key {
+      case "attempt": attempt = try p.int()
+      case "jobID": a.jobID = try p.string()
+      case "state": state = try p.string().flatMap(RunState.init(rawValue:))
+      case "exitCode": a.exitCode = try p.int()
+      case "reason": a.reason = try p.string()
+      case "ended": a.ended = try p.string()
+      default: try p.skipValue(depth: depth + 1)
+      }
     }
+    a.attempt = try req(attempt, "history.attempt")
+    a.state = try req(state, "history.state")
+    return a
+  }
+
+  static func run(_ p: inout Parser, depth: Int) throws -> Run {
+    var r = Run(id: "", name: "", command: "", state: .queued, created: "")
+    var id: String?
+    var name: String?
+    var command: String?
+    var state: RunState?
+    var created: String?
+    var attempt: Int?
+    try p.object(depth: depth, keys: RunKey.keys) { p, at in
+      guard let at else { return try p.skipValue(depth: depth + 1) }
+      switch RunKey.all[at] {
+      case .id: id = try p.string()
+      case .name: name = try p.string()
+      case .sweep: r.sweep = try p.string()
+      case .task: r.task = try p.string()
+      case .command: command = try p.string()
+      case .params:
+        r.params = try p.array(depth: depth + 1) { p in try p.strings(depth: depth + 2) } ?? []
+      case .resources: r.resources = try p.isNull() ? Resources() : resources(&p, depth: depth + 1)
+      case .template: r.template = try p.string()
+      case .env: r.env = try p.strings(depth: depth + 1)
+      case .setup: r.setup = try p.strings(depth: depth + 1)
+      case .workdir: r.workdir = try p.string()
+      case .maxRetries: r.maxRetries = try p.int()
+      case .array: r.array = try p.bool()
+      case .state: state = try p.string().flatMap(RunState.init(rawValue:))
+      case .created: created = try p.string()
+      case .jobID: r.jobID = try p.string()
+      case .arrayJobID: r.arrayJobID = try p.int()
+      case .arrayIndex: r.arrayIndex = try p.int()
+      case .submission: r.submission = try p.string()
+      case .attempt: attempt = try p.int()
+      case .submitted: r.submitted = try p.string()
+      case .started: r.started = try p.string()
+      case .ended: r.ended = try p.string()
+      case .exitCode: r.exitCode = try p.int()
+      case .signal: r.signal = try p.int()
+      case .reason: r.reason = try p.string()
+      case .scriptPath: r.scriptPath = try p.string()
+      case .stdoutPath: r.stdoutPath = try p.string()
+      case .stderrPath: r.stderrPath = try p.string()
+      case .submitError: r.submitError = try p.string()
+      case .missingSince: r.missingSince = try p.string()
+      case .pid: r.pid = try p.int().flatMap { Int32(exactly: $0) }
+      case .pidStart: r.pidStart = try p.int().flatMap { UInt64(exactly: $0) }
+      case .source: r.source = try p.string()
+      case .history:
+        r.history = try p.array(depth: depth + 1) { p in try StateCodec.attempt(&p, depth: depth + 2) } ?? []
+      }
+    }
+    r.id = try req(id, "id")
+    r.name = try req(name, "name")
+    r.command = try req(command, "command")
+    r.state = try req(state, "state")
+    r.created = try req(created, "created")
+    r.attempt = try req(attempt, "attempt")
+    return r
+  }
+
+  static func sweep(_ p: inout Parser, depth: Int) throws -> Sweep {
+    var s = Sweep(id: "", name: "", created: "")
+    var id: String?
+    var name: String?
+    var created: String?
+    try p.object(depth: depth) { p, key in
+      switch key {
+      case "id": id = try p.string()
+      case "name": name = try p.string()
+      case "goal": s.goal = try p.string()
+      case "created": created = try p.string()
+      case "task": s.task = try p.string()
+      case "archived":
+        if try p.isNull() { break }
+        try p.object(depth: depth + 1) { p, k in
+          if let n = try p.int() { s.archived[k] = n }
+        }
+      default: try p.skipValue(depth: depth + 1)
+      }
+    }
+    s.id = try req(id, "sweep.id")
+    s.name = try req(name, "sweep.name")
+    s.created = try req(created, "sweep.created")
     return s
   }
 
@@ -291,31 +475,56 @@ enum StateCodec {
   static func decodeActive(_ data: Data) -> ActiveState? {
     // Every field Codable requires must be there with its type: a damaged file
     // must never read as an empty one.
-    guard let root = try? parse(data), root["version"]?.int == 1, let runsJ = root["runs"]?.array,
-      let sweepsJ = root["sweeps"]?.array, let archiveSeq = root["archive_seq"]?.int,
-      let eventSeq = root["event_seq"]?.int, let runSeq = root["run_seq"]?.int,
-      let runs = try? runsJ.map(run), let sweeps = try? sweepsJ.map(sweep)
-    else { return nil }
-    var s = ActiveState()
-    s.runs = runs
-    s.sweeps = sweeps
-    s.archiveSeq = archiveSeq
-    s.eventSeq = eventSeq
-    s.runSeq = runSeq
-    return s
+    try? data.withUnsafeBytes { raw -> ActiveState? in
+      var p = Parser(bytes: raw.bindMemory(to: UInt8.self))
+      var s = ActiveState()
+      var version: Int?
+      var runs: [Run]?
+      var sweeps: [Sweep]?
+      var archiveSeq: Int?
+      var eventSeq: Int?
+      var runSeq: Int?
+      try p.object(depth: 0) { p, key in
+        switch key {
+        case "version": version = try p.int()
+        // A run takes at least ~150 bytes of JSON: room for all without regrowing
+        // (pages never touched cost nothing).
+        case "runs": runs = try p.array(depth: 1, reserve: p.bytes.count / 150) { p in try run(&p, depth: 2) }
+        case "sweeps": sweeps = try p.array(depth: 1) { p in try sweep(&p, depth: 2) }
+        case "archive_seq": archiveSeq = try p.int()
+        case "event_seq": eventSeq = try p.int()
+        case "run_seq": runSeq = try p.int()
+        default: try p.skipValue(depth: 1)
+        }
+      }
+      p.skip()
+      guard p.i == p.bytes.count, version == 1, let runs, let sweeps, let archiveSeq, let eventSeq, let runSeq
+      else { return nil }
+      s.runs = runs
+      s.sweeps = sweeps
+      s.archiveSeq = archiveSeq
+      s.eventSeq = eventSeq
+      s.runSeq = runSeq
+      return s
+    } ?? nil
   }
 
   // MARK: writing
 
+  /// Writes objects straight into one buffer; a nested object is opened and
+  /// closed in place (it is always a key's value, so the parent is past its first key).
   struct W {
-    var w = JSONWriter()
+    var w = JSONWriter(capacity: 0)
     var first = true
 
     mutating func open() {
       w.raw("{")
       first = true
     }
-    mutating func close() { w.raw("}") }
+    mutating func close() {
+      w.raw("}")
+      first = false
+    }
     mutating func key(_ k: String) {
       if !first { w.raw(",") }
       first = false
@@ -366,16 +575,14 @@ enum StateCodec {
     o.w.raw("[")
     for (i, h) in r.history.enumerated() {
       if i > 0 { o.w.raw(",") }
-      var x = W()
-      x.open()
-      x.int("attempt", h.attempt)
-      x.int("exitCode", h.exitCode)
-      x.str("ended", h.ended)
-      x.str("jobID", h.jobID)
-      x.str("reason", h.reason)
-      x.str("state", h.state.rawValue)
-      x.close()
-      o.w.bytes.append(contentsOf: x.w.bytes)
+      o.open()
+      o.int("attempt", h.attempt)
+      o.int("exitCode", h.exitCode)
+      o.str("ended", h.ended)
+      o.str("jobID", h.jobID)
+      o.str("reason", h.reason)
+      o.str("state", h.state.rawValue)
+      o.close()
     }
     o.w.raw("]")
     o.str("id", r.id)
@@ -394,21 +601,19 @@ enum StateCodec {
     o.int("pidStart", r.pidStart.map { Int(truncatingIfNeeded: $0) })
     o.str("reason", r.reason)
     o.key("resources")
-    var x = W()
-    x.open()
+    o.open()
     let res = r.resources
-    x.str("account", res.account)
-    x.str("constraint", res.constraint)
-    x.int("cpus", res.cpus)
-    x.int("gpus", res.gpus)
-    x.str("mem", res.mem)
-    x.int("nodes", res.nodes)
-    x.int("ntasks", res.ntasks)
-    x.str("partition", res.partition)
-    x.str("qos", res.qos)
-    x.str("time", res.time)
-    x.close()
-    o.w.bytes.append(contentsOf: x.w.bytes)
+    o.str("account", res.account)
+    o.str("constraint", res.constraint)
+    o.int("cpus", res.cpus)
+    o.int("gpus", res.gpus)
+    o.str("mem", res.mem)
+    o.int("nodes", res.nodes)
+    o.int("ntasks", res.ntasks)
+    o.str("partition", res.partition)
+    o.str("qos", res.qos)
+    o.str("time", res.time)
+    o.close()
     o.str("scriptPath", r.scriptPath)
     o.strings("setup", r.setup)
     o.int("signal", r.signal)
@@ -439,9 +644,7 @@ enum StateCodec {
     for (i, r) in s.runs.enumerated() {
       if i > 0 { o.w.raw(",") }
       o.w.raw("\n")
-      var x = W()
-      write(r, &x)
-      o.w.bytes.append(contentsOf: x.w.bytes)
+      write(r, &o)
     }
     o.w.raw("]")
     o.key("sweeps")
@@ -449,21 +652,17 @@ enum StateCodec {
     for (i, sw) in s.sweeps.enumerated() {
       if i > 0 { o.w.raw(",") }
       o.w.raw("\n")
-      var x = W()
-      x.open()
-      x.key("archived")
-      var a = W()
-      a.open()
-      for k in sw.archived.keys.sorted() { a.int(k, sw.archived[k]) }
-      a.close()
-      x.w.bytes.append(contentsOf: a.w.bytes)
-      x.str("created", sw.created)
-      x.str("goal", sw.goal)
-      x.str("id", sw.id)
-      x.str("name", sw.name)
-      x.str("task", sw.task)
-      x.close()
-      o.w.bytes.append(contentsOf: x.w.bytes)
+      o.open()
+      o.key("archived")
+      o.open()
+      for k in sw.archived.keys.sorted() { o.int(k, sw.archived[k]) }
+      o.close()
+      o.str("created", sw.created)
+      o.str("goal", sw.goal)
+      o.str("id", sw.id)
+      o.str("name", sw.name)
+      o.str("task", sw.task)
+      o.close()
     }
     o.w.raw("]")
     o.int("version", Store.formatVersion)

@@ -10,6 +10,14 @@ public struct ActiveState: Equatable, Sendable {
 
   public init() {}
 
+  /// Position of each run by id (the first, should an id ever repeat).
+  public func indexByID() -> [String: Int] {
+    var index: [String: Int] = [:]
+    index.reserveCapacity(runs.count)
+    for (i, r) in runs.enumerated() where index[r.id] == nil { index[r.id] = i }
+    return index
+  }
+
   public func sweep(_ key: String) -> Sweep? {
     sweeps.first { $0.id == key } ?? sweeps.first { $0.name == key }
   }
@@ -116,7 +124,9 @@ public final class Store: @unchecked Sendable {
   }
 
   /// Saves `state`, first moving its finished runs to a new archive segment.
-  public func save(_ state: inout ActiveState) throws {
+  /// Archive segments are always synced before the active file stops listing
+  /// their runs; `durability` is for the active file itself.
+  public func save(_ state: inout ActiveState, durability: Durability = .synced) throws {
     try prepare()
     let finished = state.runs.filter(\.state.isTerminal)
     if !finished.isEmpty {
@@ -129,8 +139,12 @@ public final class Store: @unchecked Sendable {
       }
       state.runs.removeAll(where: \.state.isTerminal)
     }
-    try Files.writeAtomically(activePath, StateCodec.encodeActive(state), mode: fileMode)
+    try Files.writeAtomically(
+      activePath, StateCodec.encodeActive(state), mode: fileMode, durability: durability)
   }
+
+  /// Forces an `.ordered` save to stable storage.
+  public func syncActive() throws { try Files.sync(activePath) }
 
   func segmentName(_ seq: Int) -> String {
     let s = String(seq)
@@ -214,7 +228,9 @@ public final class Store: @unchecked Sendable {
   // MARK: events
 
   /// Writes events as one new segment file (never appended to).
-  public func appendEvents(_ events: [Event], state: inout ActiveState) throws {
+  public func appendEvents(
+    _ events: [Event], state: inout ActiveState, durability: Durability = .synced
+  ) throws {
     guard !events.isEmpty else { return }
     try prepare()
     var numbered: [Event] = []
@@ -240,7 +256,7 @@ public final class Store: @unchecked Sendable {
       o.w.raw("\n")
     }
     let name = eventsDir + "/" + segmentName(numbered[0].seq) + ".jsonl"
-    try Files.writeAtomically(name, Data(o.w.bytes), mode: fileMode)
+    try Files.writeAtomically(name, Data(o.w.bytes), mode: fileMode, durability: durability)
   }
 
   public func events(since cursor: Int) throws -> [Event] {
@@ -261,7 +277,7 @@ public final class Store: @unchecked Sendable {
 
   // MARK: iteration log
 
-  public func appendLog(_ entry: String) throws {
+  public func appendLog(_ entry: String, durability: Durability = .synced) throws {
     try prepare()
     var existing = Files.exists(logPath) ? try Files.read(logPath) : Data("# sluice iteration log\n\n".utf8)
     if existing.count > 1 << 20 {
@@ -270,7 +286,7 @@ public final class Store: @unchecked Sendable {
       existing = Data("# sluice iteration log\n\n".utf8)
     }
     existing.append(Data(entry.utf8))
-    try Files.writeAtomically(logPath, existing, mode: fileMode)
+    try Files.writeAtomically(logPath, existing, mode: fileMode, durability: durability)
   }
 }
 

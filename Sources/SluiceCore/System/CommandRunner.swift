@@ -42,11 +42,17 @@ public struct CommandRequest: Sendable {
   public var timeout: Double
   public var outputLimit: Int
   public var workingDirectory: String?
+  /// Runs after the program has started and before a byte of `stdin` is written:
+  /// work that must be finished before the program may read its input, done
+  /// while the program starts up.
+  public var beforeInput: (@Sendable () -> Void)?
 
   public init(
     argv: [String], environment: [String: String]? = nil, stdin: Data? = nil,
-    timeout: Double = 30, outputLimit: Int = 64 << 20, workingDirectory: String? = nil
+    timeout: Double = 30, outputLimit: Int = 64 << 20, workingDirectory: String? = nil,
+    beforeInput: (@Sendable () -> Void)? = nil
   ) {
+    self.beforeInput = beforeInput
     self.argv = argv
     self.environment = environment
     self.stdin = stdin
@@ -146,6 +152,7 @@ public struct ProcessRunner: CommandRunning {
 
     // Feed stdin (small inputs; written fully before reading to keep this simple
     // would risk deadlock, so it is written in the poll loop).
+    request.beforeInput?()
     var input = request.stdin ?? Data()
     var inFD: Int32 = inPipe[1]
     if input.isEmpty {

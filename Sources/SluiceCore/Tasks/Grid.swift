@@ -11,7 +11,7 @@ public enum Grid {
     var params: [GridParameter] = []
     let parts = text.split(separator: ";", omittingEmptySubsequences: false)
     for part in parts {
-      let p = part.trimmingCharacters(in: .whitespaces)
+      let p = Validate.trimBlanks(part)
       if p.isEmpty {
         if parts.count == 1 {
           return .failure("empty grid; write e.g. '- grid: lr = 1e-3, 1e-4; seed = 0, 1'")
@@ -21,7 +21,7 @@ public enum Grid {
       guard let eq = p.firstIndex(of: "=") else {
         return .failure("grid part '\(p)' has no '='; write 'name = v1, v2'")
       }
-      let name = p[..<eq].trimmingCharacters(in: .whitespaces)
+      let name = Validate.trimBlanks(p[..<eq])
       guard Validate.placeholderName(name) else {
         return .failure(
           "grid name '\(name)' must start with a letter or '_' and use letters, digits and '_'")
@@ -29,15 +29,22 @@ public enum Grid {
       if params.contains(where: { $0.name == name }) {
         return .failure("grid parameter '\(name)' is given twice; merge its values")
       }
-      let values = p[p.index(after: eq)...].split(separator: ",", omittingEmptySubsequences: false)
-        .map { $0.trimmingCharacters(in: .whitespaces) }
+      let list = p[p.index(after: eq)...]
+      // ASCII (the usual case, and a 1,000-value grid is long): split the bytes;
+      // otherwise by characters, where a comma with a combining mark is not a comma.
+      let values =
+        list.utf8.allSatisfy({ $0 < 0x80 })
+        ? list.utf8.split(separator: 0x2C, omittingEmptySubsequences: false).map {
+          Validate.trimBlanks(String(decoding: $0, as: UTF8.self))
+        }
+        : list.split(separator: ",", omittingEmptySubsequences: false).map(Validate.trimBlanks)
       if values.contains(where: \.isEmpty) {
         return .failure("grid parameter '\(name)' has an empty value; write 'name = v1, v2'")
       }
       if Set(values).count != values.count {
         return .failure("grid parameter '\(name)' repeats a value; each value once")
       }
-      for v in values where v.contains("\n") || v.contains("\0") {
+      for v in values where v.utf8.contains(where: { $0 == 0x0A || $0 == 0 }) {
         return .failure("grid value '\(v)' must be on one line")
       }
       params.append(GridParameter(name: name, values: values))
@@ -111,9 +118,26 @@ public enum Grid {
 
   /// The command for one configuration: values shell-quoted where they need it.
   public static func command(_ template: String, for values: [(String, String)]) -> String {
-    var filled: [String: String] = [:]
-    for (k, v) in values { filled[k] = Shell.quote(v) }
-    return fill(template, with: filled)
+    command(tokens(template), for: values)
+  }
+
+  /// A command template read once, to fill for many configurations.
+  static func tokens(_ template: String) -> [Token] {
+    var out: [Token] = []
+    scan(template) { out.append($0) }
+    return out
+  }
+
+  static func command(_ tokens: [Token], for values: [(String, String)]) -> String {
+    var out = ""
+    for t in tokens {
+      switch t {
+      case .text(let s): out += s
+      case .placeholder(let n):
+        if let v = values.last(where: { $0.0 == n }) { out += Shell.quote(v.1) } else { out += "{\(n)}" }
+      }
+    }
+    return out
   }
 
   /// The Cartesian product, first parameter varying slowest.
@@ -132,6 +156,25 @@ public enum Grid {
 
 /// Input checks shared by the tasks file, the config and the CLI.
 public enum Validate {
+  /// What `trimmingCharacters(in: .whitespaces)` trims (tab, the Unicode space
+  /// separators and U+200B, as Foundation on Linux has it), without its bridging cost.
+  public static func trimBlanks(_ s: String) -> String { trimBlanks(s[...]) }
+
+  public static func trimBlanks(_ s: Substring) -> String {
+    let scalars = s.unicodeScalars
+    guard let start = scalars.firstIndex(where: { !isBlank($0) }),
+      let end = scalars.lastIndex(where: { !isBlank($0) })
+    else { return "" }
+    return String(scalars[start...end])
+  }
+
+  static func isBlank(_ u: Unicode.Scalar) -> Bool {
+    switch u.value {
+    case 0x09, 0x20, 0xA0, 0x1680, 0x2000...0x200B, 0x202F, 0x205F, 0x3000: return true
+    default: return false
+    }
+  }
+
   public static func stripBackticks(_ v: String) -> String {
     var s = v.trimmingCharacters(in: .whitespaces)
     for fence in ["``", "`"] where s.count >= 2 * fence.count && s.hasPrefix(fence) && s.hasSuffix(fence) {

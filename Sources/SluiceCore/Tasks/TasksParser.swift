@@ -69,11 +69,11 @@ public enum TasksParser {
     for raw in lines {
       let text = raw.text
       if text.contains(TasksDocument.sentinel) { hasSentinel = true }
-      let trimmed = text.trimmingCharacters(in: .whitespaces)
+      let trimmed = Validate.trimBlanks(text)
       // Fenced code blocks are text.
       if let f = fence {
         if let close = fenceMarker(trimmed), close.char == f.char, close.count >= f.count,
-          trimmed.drop(while: { $0 == f.char }).trimmingCharacters(in: .whitespaces).isEmpty
+          Validate.trimBlanks(trimmed.drop(while: { $0 == f.char })).isEmpty
         {
           fence = nil
         }
@@ -87,7 +87,7 @@ public enum TasksParser {
       // Headings.
       if text.hasPrefix("## ") || text == "##" {
         finishTask()
-        let title = String(text.dropFirst(2)).trimmingCharacters(in: .whitespaces)
+        let title = Validate.trimBlanks(text.dropFirst(2))
         phases.append(Phase(index: phases.count, title: title, line: raw.number, tasks: []))
         continue
       }
@@ -177,6 +177,18 @@ public enum TasksParser {
 
   /// `- [ ] title` (also `*` or `+` bullets), indented by at most one space.
   static func matchTask(_ text: String) -> TaskMatch? {
+    // Bytes first: most lines are not tasks, and some (a long grid) are long.
+    var u = text.utf8.makeIterator()
+    var b = u.next()
+    var spaces = 0
+    while b == 0x20 && spaces < 2 {
+      spaces += 1
+      b = u.next()
+    }
+    guard b == 0x2D || b == 0x2A || b == 0x2B, u.next() == 0x20 else { return nil }
+    b = u.next()
+    while b == 0x20 { b = u.next() }
+    guard b == 0x5B else { return nil }
     let chars = Array(text)
     var i = 0
     while i < chars.count && chars[i] == " " && i < 2 { i += 1 }
@@ -187,7 +199,7 @@ public enum TasksParser {
     guard i + 2 < chars.count, chars[i] == "[", chars[i + 2] == "]" else { return nil }
     let marker = chars[i + 1]
     guard i + 3 == chars.count || chars[i + 3] == " " else { return nil }
-    let title = String(chars[min(chars.count, i + 3)...]).trimmingCharacters(in: .whitespaces)
+    let title = Validate.trimBlanks(String(chars[min(chars.count, i + 3)...]))
     let byteOffset = String(chars[0..<(i + 1)]).utf8.count
     return TaskMatch(
       marker: marker, markerColumn: i + 2, markerByteOffset: byteOffset, title: title)
@@ -200,10 +212,10 @@ public enum TasksParser {
     }
     let body = trimmed.dropFirst(2)
     guard let colon = body.firstIndex(of: ":") else { return nil }
-    let key = body[..<colon].trimmingCharacters(in: .whitespaces)
+    let key = Validate.trimBlanks(body[..<colon])
     guard !key.isEmpty, key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" })
     else { return nil }
-    let value = body[body.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+    let value = Validate.trimBlanks(body[body.index(after: colon)...])
     let col = body.distance(from: body.startIndex, to: colon) + 5
     return (key, value, col)
   }
@@ -306,7 +318,7 @@ struct PendingTask {
       switch e.key {
       case "run":
         let cmd = Validate.stripBackticks(v)
-        if cmd.trimmingCharacters(in: .whitespaces).isEmpty {
+        if Validate.trimBlanks(cmd).isEmpty {
           fail(e.line, e.column, "empty 'run'; write the command, e.g. '- run: `python train.py`'")
         } else if cmd.contains("\n") || cmd.contains("\r") {
           fail(e.line, e.column, "'run' must be one line")

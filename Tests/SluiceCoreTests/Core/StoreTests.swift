@@ -67,10 +67,51 @@ final class StoreTests: XCTestCase {
       ActiveFileV1(version: 1, sweeps: s.sweeps, runs: s.runs, archive_seq: 4, event_seq: 9, run_seq: 2))
     XCTAssertEqual(StateCodec.decodeActive(codable), s)
     XCTAssertEqual(StateCodec.decodeActive(fast), s)
+    // Keys in any order, escaped, or unknown (a later version's) still read.
+    let odd = """
+      {"version":1,"archive_seq":4,"event_seq":9,"run_seq":2,"sweeps":[],"runs":[
+      {"future":{"x":[1,"}",null]},"st\\u0061te":"running","name":"n","id":"a","command":"c",
+       "created":"t","attempt":0,"params":[],"env":[],"setup":[],"history":[]}]}
+      """
+    let oddState = StateCodec.decodeActive(Data(odd.utf8))
+    XCTAssertEqual(oddState?.runs.first?.state, .running)
+    XCTAssertEqual(oddState?.runs.first?.id, "a")
+    XCTAssertNil(
+      StateCodec.decodeActive(Data(odd.replacingOccurrences(of: "\"attempt\":0,", with: "").utf8)),
+      "a run without its attempt is damaged")
     XCTAssertNil(StateCodec.decodeActive(Data("{\"version\": 2}".utf8)))
     XCTAssertNil(StateCodec.decodeActive(Data("{\"version\": 1, \"runs\": 5}".utf8)), "damaged is not empty")
     for bad in ["", "{", "[1,", "{\"a\":tru}", "\"\\u12\"", String(repeating: "[", count: 200)] {
       XCTAssertNil(StateCodec.decodeActive(Data(bad.utf8)), bad)
+    }
+  }
+
+  func testSlurmFactsReadByHandAsCodableWroteThem() throws {
+    var f = SlurmFacts(version: 1, fetched: 1_764_615_314.25)
+    f.maxArraySize = 1001
+    f.minJobAge = 30
+    f.maxSubmitJobs = 40
+    f.maxSubmitJobsSource = "qos \"limited\" MaxSubmitJobsPerUser"
+    f.accounting = true
+    XCTAssertEqual(SlurmFacts.decode(try JSONEncoder().encode(f)), f)
+    let bare = SlurmFacts(version: 1, fetched: 5)
+    XCTAssertEqual(SlurmFacts.decode(try JSONEncoder().encode(bare)), bare)
+    XCTAssertNil(SlurmFacts.decode(Data("{\"version\":1}".utf8)), "no fetch time: refetch")
+    XCTAssertNil(SlurmFacts.decode(Data("{\"version\":1,\"fetched\":\"x\"}".utf8)))
+    XCTAssertNil(SlurmFacts.decode(Data("not json".utf8)))
+  }
+
+  func testTimestampsWriteWhatTheFormatterWrites() {
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    var g = SystemRandomNumberGenerator()
+    var samples: [Double] = [
+      0, 0.001, 0.999, 59.9995, 86_399.999, 951_782_400, 1_764_615_314.36, 4_102_444_800.5,
+    ]
+    for _ in 0..<2000 { samples.append(Double(UInt64.random(in: 0..<253_402_300_799_000, using: &g)) / 1000) }
+    for t in samples {
+      let d = Date(timeIntervalSince1970: t)
+      XCTAssertEqual(Timestamps.iso(d), f.string(from: d), "\(t)")
     }
   }
 

@@ -304,6 +304,27 @@ final class LocalTickTests: TickSuite {
   func testCancel() throws { try checkCancelledByCancel() }
   func testTimeLimit() throws { try checkTimeLimitGivesTimeout() }
   func testTwoTicksTogether() throws { try checkTwoTicksTogetherSubmitOnce() }
+
+  /// The local twin of the Slurm test of the same name: the edit lands while the
+  /// tick asks for capacity (a fake nvidia-smi, run between reading the tasks file
+  /// and writing its markers back; it edits once, though it is asked again at launch),
+  /// and survives the write-back.
+  func testTasksFileEditedDuringATickKeepsTheEdit() throws {
+    let dir = project("## P\n- [ ] One\n  - run: `true`\n")
+    let bin = dir + "/fakebin"
+    try Files.makeDirectory(bin, mode: 0o755)
+    write(
+      bin + "/nvidia-smi",
+      "#!/bin/sh\n[ -e '\(bin)/edited' ] || printf '\\nA note written while sluice was planning.\\n- [ ] Added by a person\\n' >> '\(dir)/tasks.md'\ntouch '\(bin)/edited'\necho 0\n"
+    )
+    chmod(bin + "/nvidia-smi", 0o755)
+    let r = sluice(["tick"], cwd: dir, env: ["PATH": bin + ":/usr/bin:/bin"])
+    XCTAssertEqual(r.code, 0, r.err)
+    XCTAssertEqual(
+      read(dir + "/tasks.md"),
+      "## P\n- [/] One\n  - run: `true`\n\nA note written while sluice was planning.\n- [ ] Added by a person\n"
+    )
+  }
 }
 
 final class SlurmTickTests: TickSuite {

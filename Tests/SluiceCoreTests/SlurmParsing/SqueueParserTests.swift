@@ -54,6 +54,37 @@ final class SqueueParserTests: XCTestCase {
     XCTAssertEqual(r.items[4].gpus, 0)
   }
 
+  /// The byte-level reader for sluice's own layout must agree with the general
+  /// one on every line: real captures, every squeue sample, and odd rows.
+  func testFastReaderAgreesWithTheGeneralOne() throws {
+    var texts: [String] = []
+    for dir in ["captured", "slurm-samples"] {
+      for name in try Fixture.names(in: dir) where name.hasPrefix("squeue") {
+        texts.append(try Fixture.text(name, in: dir))
+      }
+    }
+    let odd = [
+      row("123", "123", "N/A"), row("130", "124", "7"), row("124", "124", "4-9%3"), row("93+0", "93", "N/A"),
+      row("7", "7", "n/a", state: "running"), row("8", "8", "(null)", state: "CANCELLED by 1000"),
+      row(" 9 ", " 9", " 3 ", start: "Unknown", user: "None"), row("10", "10", "N/A", state: "ÉTAT"),
+      row("11", "11", "N/A", perJob: "gres/gpu:1"), row("12", "12", "N/A", alloc: "cpu=2,gres/GPU=1"),
+      row("JOBID", "ARRAY_JOB_ID", "ARRAY_TASK_ID"), row("", "", ""), row("x1", "1", "N/A"),
+      row("0123456789012345678", "1", "N/A"), row("14", "", "2"), row("15", "15", "2", "a\u{1f}b"),
+      row("16", "16", "N/A", submit: "\"None\"", start: "2026-03-10T12:34:51"),
+      "CLUSTER: c1", "   ", "16\u{1f}16", "17 17 N/A a PENDING None gpu N/A N/A x N/A N/A bob",
+    ]
+    texts.append(odd.joined(separator: "\n"))
+    texts.append(odd.joined(separator: "\r\n") + "\r\n")
+    for t in texts {
+      let fast = SqueueParser.parse(
+        t, separator: SlurmQueries.fieldSeparator, fields: SqueueParser.fields, fast: true)
+      let slow = SqueueParser.parse(
+        t, separator: SlurmQueries.fieldSeparator, fields: SqueueParser.fields, fast: false)
+      XCTAssertEqual(fast, slow, String(t.prefix(200)))
+    }
+    XCTAssertGreaterThan(texts.count, 10)
+  }
+
   func testTresPerNodeTimesNodes() {
     let fields = ["JobID", "NumNodes", "tres-per-node", "State"]
     let r = SqueueParser.parse(usLine(["5", "3", "gres/gpu:2", "PENDING"]), fields: fields)

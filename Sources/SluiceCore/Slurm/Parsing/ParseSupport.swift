@@ -187,6 +187,18 @@ public enum SlurmText {
     return base.lowercased().filter { $0 != "-" && $0 != "_" && $0 != " " }
   }
 
+  /// ASCII upper case, without the full Unicode case mapping when the text is ASCII
+  /// (Slurm's state words always are).
+  public static func upperASCII(_ text: String) -> String {
+    var needs = false
+    for b in text.utf8 {
+      if b >= 0x80 { return text.uppercased() }
+      if b >= 0x61 && b <= 0x7A { needs = true }
+    }
+    guard needs else { return text }
+    return String(decoding: text.utf8.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 }, as: UTF8.self)
+  }
+
   static func clip(_ text: String, _ limit: Int) -> String {
     text.count <= limit ? text : String(text.prefix(limit)) + "…"
   }

@@ -8,9 +8,18 @@ public enum SqueueParser {
     "tres-per-node", "tres-alloc", "SubmitTime", "StartTime", "UserName",
   ]
 
-  enum Role {
+  enum Role: Int, CaseIterable {
     case jobID, jobArrayID, arrayJobID, arrayTaskID, name, state, stateCompact, reason, reasonList
     case partition, tresPerJob, tresPerNode, tresAlloc, numNodes, submitTime, startTime, user
+  }
+
+  /// One row's values by role (the first column of each role wins).
+  struct Row {
+    var values = [String?](repeating: nil, count: Role.allCases.count)
+    subscript(_ r: Role) -> String? {
+      get { values[r.rawValue] }
+      set { values[r.rawValue] = newValue }
+    }
   }
 
   static func role(_ field: String) -> Role? {
@@ -65,50 +74,228 @@ public enum SqueueParser {
   public static func parse(
     _ text: String, separator: String? = SlurmQueries.fieldSeparator, fields: [String] = fields
   ) -> SlurmParseResult<QueuedJob> {
+    parse(text, separator: separator, fields: fields, fast: true)
+  }
+
+  /// `fast`: read lines in sluice's own layout (`fields`) straight from the bytes,
+  /// falling back to the general reader for any line it does not fit; the tests
+  /// check both give the same result.
+  static func parse(
+    _ text: String, separator: String?, fields: [String], fast: Bool
+  ) -> SlurmParseResult<QueuedJob> {
     let roles = fields.map(role)
+    let ownLayout = fast && fields == Self.fields
+    // The first column of each role; later duplicates are ignored.
+    var firstOfRole = [Bool](repeating: false, count: roles.count)
+    var seen = Set<Role>()
+    for (i, r) in roles.enumerated() {
+      if let r, !seen.contains(r) {
+        seen.insert(r)
+        firstOfRole[i] = true
+      }
+    }
     var result = SlurmParseResult<QueuedJob>()
-    for (index, line) in SlurmText.lines(text).enumerated() {
-      if SlurmColumns.isBlank(line) || SlurmColumns.isClusterBanner(line) { continue }
-      let values = SlurmColumns.fields(line, separator: separator, expected: roles.count)
-      func skip(_ why: String) {
-        result.skipped.append(SkippedLine(lineNumber: index + 1, text: line, reason: why))
+    var text = text
+    text.makeContiguousUTF8()
+    let sep = Array((separator ?? "").utf8)
+    text.utf8.withContiguousStorageIfAvailable { bytes in
+      var ranges: [Range<Int>] = []
+      ranges.reserveCapacity(roles.count + 1)
+      var lineNumber = 0
+      var start = 0
+      while start < bytes.count {
+        lineNumber += 1
+        var end = start
+        while end < bytes.count && bytes[end] != 0x0A { end += 1 }
+        let next = end + 1
+        if end > start && bytes[end - 1] == 0x0D { end -= 1 }
+        let lineRange = start..<end
+        start = next
+        let line = trimmed(bytes, lineRange)
+        if line.isEmpty { continue }
+        if hasPrefix(bytes, line, "CLUSTER: ") { continue }
+        // Split at the separator on bytes; a line without it goes the generic (whitespace) way.
+        ranges.removeAll(keepingCapacity: true)
+        if !sep.isEmpty, split(bytes, lineRange, sep, into: &ranges) {
+          if ranges.count > 1, trimmed(bytes, ranges[ranges.count - 1]).isEmpty, ranges.count != roles.count {
+            ranges.removeLast()
+          }
+        } else {
+          ranges = []
+        }
+        var row = Row()
+        var count = ranges.count
+        if ranges.isEmpty {
+          let values = SlurmColumns.fields(
+            string(bytes, lineRange), separator: separator, expected: roles.count)
+          count = values.count
+          if count == roles.count {
+            for (i, v) in values.enumerated() where firstOfRole[i] { row[roles[i]!] = v }
+          }
+        } else if count == roles.count {
+          if ownLayout, let job = fastJob(bytes, ranges) {
+            result.items.append(job)
+            continue
+          }
+          for i in 0..<count where firstOfRole[i] {
+            row[roles[i]!] = string(bytes, trimmed(bytes, ranges[i]))
+          }
+        }
+        guard count == roles.count else {
+          result.skipped.append(
+            SkippedLine(
+              lineNumber: lineNumber, text: string(bytes, lineRange),
+              reason: "expected \(roles.count) fields, found \(count)"))
+          continue
+        }
+        if let item = job(row, lineNumber: lineNumber, line: { string(bytes, lineRange) }, result: &result) {
+          result.items.append(item)
+        }
       }
-      guard values.count == roles.count else {
-        skip("expected \(roles.count) fields, found \(values.count)")
-        continue
-      }
-      var column: [Role: String] = [:]
-      for (r, v) in zip(roles, values) {
-        if let r = r, column[r] == nil { column[r] = v }
-      }
-      let idText = column[.jobArrayID] ?? column[.jobID] ?? ""
-      if idText.uppercased() == "JOBID" { continue }
-      guard let id = resolveID(column) else {
-        skip("unreadable job id \(idText.debugDescription)")
-        continue
-      }
-      let rawID = column[.jobArrayID].flatMap { JobID.parse($0) != nil ? SlurmText.trim($0) : nil }
-      var state = (column[.state] ?? "").uppercased()
-      if state.isEmpty, let compact = column[.stateCompact]?.uppercased() {
-        state = compactStates[compact] ?? compact
-      }
-      var reason = column[.reason] ?? ""
-      if reason.isEmpty, let list = column[.reasonList], list.hasPrefix("("), list.hasSuffix(")") {
-        reason = String(list.dropFirst().dropLast())
-      }
-      result.items.append(
-        QueuedJob(
-          id: id, rawID: rawID ?? id.description, name: column[.name] ?? "", state: state,
-          reason: reason, partition: column[.partition] ?? "", gpus: gpus(column),
-          submitTime: column[.submitTime].flatMap(SlurmText.nonEmpty),
-          startTime: column[.startTime].flatMap(SlurmText.nonEmpty),
-          user: column[.user].flatMap(SlurmText.nonEmpty),
-          jobIDRaw: column[.jobID].flatMap { SlurmText.strictInt(SlurmText.trim($0)) }))
     }
     return result
   }
 
-  static func resolveID(_ column: [Role: String]) -> JobID? {
+  static func job(
+    _ row: Row, lineNumber: Int, line: () -> String, result: inout SlurmParseResult<QueuedJob>
+  ) -> QueuedJob? {
+    let idText = row[.jobArrayID] ?? row[.jobID] ?? ""
+    if idText.utf8.count == 5 && idText.uppercased() == "JOBID" { return nil }
+    guard let id = resolveID(row) else {
+      result.skipped.append(
+        SkippedLine(
+          lineNumber: lineNumber, text: line(), reason: "unreadable job id \(idText.debugDescription)"))
+      return nil
+    }
+    let rawID = row[.jobArrayID].flatMap { JobID.parse($0) != nil ? SlurmText.trim($0) : nil }
+    var state = SlurmText.upperASCII(row[.state] ?? "")
+    if state.isEmpty, let compact = row[.stateCompact].map(SlurmText.upperASCII) {
+      state = compactStates[compact] ?? compact
+    }
+    var reason = row[.reason] ?? ""
+    if reason.isEmpty, let list = row[.reasonList], list.hasPrefix("("), list.hasSuffix(")") {
+      reason = String(list.dropFirst().dropLast())
+    }
+    return QueuedJob(
+      id: id, rawID: rawID ?? id.description, name: row[.name] ?? "", state: state,
+      reason: reason, partition: row[.partition] ?? "", gpus: gpus(row),
+      submitTime: row[.submitTime].flatMap(SlurmText.nonEmpty),
+      startTime: row[.startTime].flatMap(SlurmText.nonEmpty),
+      user: row[.user].flatMap(SlurmText.nonEmpty),
+      jobIDRaw: row[.jobID].flatMap { SlurmText.strictInt(SlurmText.trim($0)) })
+  }
+
+  /// A row in sluice's own layout read from its byte ranges, or nil when any field
+  /// is unusual (not plain digits, a range, a GPU request): the general reader
+  /// then takes the line.
+  static func fastJob(_ b: UnsafeBufferPointer<UInt8>, _ f: [Range<Int>]) -> QueuedJob? {
+    // 0 JobID, 1 ArrayJobID, 2 ArrayTaskID, 3 Name, 4 State, 5 Reason, 6 Partition,
+    // 7 tres-per-job, 8 tres-per-node, 9 tres-alloc, 10 SubmitTime, 11 StartTime, 12 UserName
+    let jobRange = trimmed(b, f[0])
+    guard let jobID = digits(b, jobRange) else { return nil }
+    let taskRange = trimmed(b, f[2])
+    let id: JobID
+    if isNullWord(b, taskRange) {
+      id = JobID(base: jobID)
+    } else {
+      guard let task = digits(b, taskRange), let array = digits(b, trimmed(b, f[1])) else { return nil }
+      id = JobID(base: array, arrayTask: task)
+    }
+    for k in 7...9 where mentionsGPU(b, f[k]) { return nil }
+    let stateRange = trimmed(b, f[4])
+    for k in stateRange where b[k] >= 0x80 { return nil }
+    var state = [UInt8](UnsafeBufferPointer(rebasing: b[stateRange]))
+    for k in state.indices where state[k] >= 0x61 && state[k] <= 0x7A { state[k] -= 0x20 }
+    func text(_ k: Int) -> String { string(b, trimmed(b, f[k])) }
+    func optional(_ k: Int) -> String? {
+      let r = trimmed(b, f[k])
+      return isNullWord(b, r) ? nil : string(b, r)
+    }
+    return QueuedJob(
+      id: id, rawID: id.arrayTask.map { "\(id.base)_\($0)" } ?? String(id.base), name: text(3),
+      state: String(decoding: state, as: UTF8.self), reason: text(5), partition: text(6), gpus: 0,
+      submitTime: optional(10), startTime: optional(11), user: optional(12), jobIDRaw: jobID)
+  }
+
+  /// Plain ASCII digits (1 to 18 of them) as an Int.
+  static func digits(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Int? {
+    guard !r.isEmpty, r.count <= 18 else { return nil }
+    var n = 0
+    for k in r {
+      let c = b[k]
+      guard c >= 0x30 && c <= 0x39 else { return nil }
+      n = n * 10 + Int(c - 0x30)
+    }
+    return n
+  }
+
+  /// What `SlurmText.nonEmpty` reads as no value: empty, `N/A`, `(null)`, `None`,
+  /// `Unknown` (any case), and those in double quotes.
+  static func isNullWord(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
+    if r.isEmpty { return true }
+    guard r.count <= 9 else { return false }
+    var lower: [UInt8] = []
+    for k in r {
+      let c = b[k]
+      lower.append(c >= 0x41 && c <= 0x5A ? c + 0x20 : c)
+    }
+    switch String(decoding: lower, as: UTF8.self) {
+    case "n/a", "(null)", "none", "unknown", "\"none\"", "\"unknown\"": return true
+    default: return false
+    }
+  }
+
+  static func mentionsGPU(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
+    mentionsGPU(UnsafeBufferPointer(rebasing: b[r]))
+  }
+
+  // Byte helpers for the one-pass reader.
+
+  static func isEdge(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D || b == 0x0A || b == 0x1E }
+
+  static func trimmed(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Range<Int> {
+    var lo = r.lowerBound
+    var hi = r.upperBound
+    while lo < hi && isEdge(b[lo]) { lo += 1 }
+    while hi > lo && isEdge(b[hi - 1]) { hi -= 1 }
+    return lo..<hi
+  }
+
+  static func hasPrefix(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, _ p: StaticString) -> Bool {
+    let n = p.utf8CodeUnitCount
+    guard r.count >= n else { return false }
+    for k in 0..<n where b[r.lowerBound + k] != p.utf8Start[k] { return false }
+    return true
+  }
+
+  /// Splits `r` at each occurrence of `sep`; false (and nothing added) when there is none.
+  static func split(
+    _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, _ sep: [UInt8], into out: inout [Range<Int>]
+  ) -> Bool {
+    let first = sep[0]
+    var fieldStart = r.lowerBound
+    var i = r.lowerBound
+    var found = false
+    while i + sep.count <= r.upperBound {
+      if b[i] == first && (sep.count == 1 || (1..<sep.count).allSatisfy { b[i + $0] == sep[$0] }) {
+        out.append(fieldStart..<i)
+        i += sep.count
+        fieldStart = i
+        found = true
+      } else {
+        i += 1
+      }
+    }
+    guard found else { return false }
+    out.append(fieldStart..<r.upperBound)
+    return true
+  }
+
+  static func string(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> String {
+    String(decoding: UnsafeBufferPointer(rebasing: b[r]), as: UTF8.self)
+  }
+
+  static func resolveID(_ column: Row) -> JobID? {
     if let text = column[.jobArrayID], let id = JobID.parse(text) { return id }
     guard let text = column[.jobID], let id = JobID.parse(text) else { return nil }
     guard id.arrayTask == nil, id.arrayRange == nil, id.hetOffset == nil else { return id }
@@ -123,9 +310,13 @@ public enum SqueueParser {
   /// and skipping their full parse keeps a 1,000-job squeue cheap.
   static func mentionsGPU(_ text: String?) -> Bool {
     guard let text else { return false }
+    return mentionsGPU(text.utf8)
+  }
+
+  static func mentionsGPU<C: Collection<UInt8>>(_ bytes: C) -> Bool {
     var prev2: UInt8 = 0
     var prev1: UInt8 = 0
-    for b in text.utf8 {
+    for b in bytes {
       let c = b | 0x20
       if prev2 == 0x67 && prev1 == 0x70 && c == 0x75 { return true }  // "gpu", any case
       prev2 = prev1
@@ -134,7 +325,7 @@ public enum SqueueParser {
     return false
   }
 
-  static func gpus(_ column: [Role: String]) -> Int {
+  static func gpus(_ column: Row) -> Int {
     if !mentionsGPU(column[.tresAlloc]) && !mentionsGPU(column[.tresPerJob])
       && !mentionsGPU(column[.tresPerNode])
     {
