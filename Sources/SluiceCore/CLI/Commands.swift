@@ -522,13 +522,27 @@ enum Commands {
   }
 
   static func runs(_ ctx: CLIContext) throws -> Int32 {
-    if ctx.args.flag("sync") {
-      let backend = try Backends.make(ctx)
-      let engine = try ctx.engine(backend: backend)
-      _ = try engine.sync()
-    }
     let store = try ctx.store()
-    let state = try store.loadActive()
+    var state = try store.loadActive()
+    // Live states: ask the scheduler first when runs are in flight and the last sync
+    // (by a tick or by this) is older than [slurm] sync_age, so that an agent polling
+    // `sluice runs` costs Slurm at most one squeue (+ sacct) per sync_age.
+    let force = ctx.args.flag("sync")
+    let maxAge = Double(try ctx.config().syncAge)
+    let age = store.lastSync().map { ctx.clock.now().timeIntervalSince($0) }
+    let stale = age.map { $0 > maxAge || $0 < 0 } ?? true
+    if force || (!ctx.args.flag("no-sync") && stale && state.runs.contains { $0.state.isInFlight }) {
+      do {
+        let engine = try ctx.engine(backend: try Backends.make(ctx))
+        _ = try engine.sync()
+        state = try store.loadActive()
+      } catch let e as SluiceError where !force {
+        switch e {
+        case .locked: break  // a tick is syncing right now: its states are as fresh
+        default: ctx.output.error("sluice runs: \(e); showing the states last recorded")
+        }
+      }
+    }
     var list = try store.allSummaries(active: state)
     if let s = ctx.args.value("sweep") {
       let id = state.sweep(s)?.id ?? s

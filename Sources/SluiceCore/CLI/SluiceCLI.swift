@@ -47,15 +47,19 @@ public enum SluiceCLI {
         "sluice grid --sweep lr --command 'python train.py --lr {lr} --seed {seed}' --param lr=1e-3,1e-4 --param seed=0,1"
       ]),
     CommandSpec(
-      "runs", summary: "List tracked runs.",
+      "runs",
+      summary:
+        "List tracked runs with live states (the scheduler is asked when the last sync is older than [slurm] sync_age).",
       usage: "sluice runs [--sweep S] [--state STATE] [--task ID] [--sync]",
       options: [
         OptionSpec("sweep", value: "SWEEP", help: "only this sweep"),
         OptionSpec("state", value: "STATE", help: "only runs in this state"),
         OptionSpec("task", value: "ID", help: "only runs of this task"),
         OptionSpec(
-          "sync", help: "ask the scheduler first (one squeue + one sacct), like a tick that submits nothing"),
-      ], examples: ["sluice runs", "sluice runs --state failed --json"]),
+          "sync",
+          help: "ask the scheduler first even if the last sync is recent (one squeue + one sacct)"),
+        OptionSpec("no-sync", help: "show the states last recorded, without asking the scheduler"),
+      ], examples: ["sluice runs", "sluice runs --state failed --json", "sluice runs --no-sync"]),
     CommandSpec(
       "show", summary: "Show one run in full: command, resources, job, state, logs, script.",
       usage: "sluice show RUN",

@@ -27,6 +27,8 @@ public struct Config: Equatable, Sendable {
   public var commandTimeout: Double = 30
   /// Seconds past `MinJobAge` before a job that Slurm no longer knows is `lost`.
   public var lostMargin: Int = 300
+  /// `sluice runs` asks the scheduler first when the last sync is older than this (seconds).
+  public var syncAge: Int = 60
   public var logsDir: String = "logs"
   public var stateDir: String = ".sluice"
   public var groupAccess: Bool = false
@@ -50,7 +52,7 @@ public struct Config: Equatable, Sendable {
     "limits": ["max_concurrent": "i", "max_pending": "i", "max_submit_per_tick": "i"],
     "slurm": [
       "bin_dir": "s", "clusters": "s", "gpu_flag": "s", "backend": "s", "timeout": "i",
-      "lost_margin": "i",
+      "lost_margin": "i", "sync_age": "i",
     ],
     "paths": ["logs": "s", "state": "s", "group_access": "b"],
     "retry": ["states": "a", "max": "i"],
@@ -154,6 +156,7 @@ public struct Config: Equatable, Sendable {
     case ("limits", "max_submit_per_tick"): maxSubmitPerTick = n
     case ("slurm", "timeout"): commandTimeout = Double(max(1, n))
     case ("slurm", "lost_margin"): lostMargin = n
+    case ("slurm", "sync_age"): syncAge = max(0, n)
     case ("retry", "max"): retryMax = n
     case ("local", "grace"): localGrace = n
     default: break

@@ -196,6 +196,7 @@ public final class Engine {
       Trace.mark("observed")
       apply(updates, to: &state, now: stamp, report: &report, events: &events)
       Trace.mark("applied")
+      if !options.dryRun && !options.testOnly { store.markSynced(stamp) }
     }
     // Retries for runs that ended in a retryable state.
     for i in state.runs.indices where state.runs[i].state.isTerminal {

@@ -143,6 +143,20 @@ public final class Store: @unchecked Sendable {
       activePath, StateCodec.encodeActive(state), mode: fileMode, durability: durability)
   }
 
+  var lastSyncPath: String { dir + "/last-sync" }
+
+  /// Notes that the scheduler was just asked about every in-flight run.
+  public func markSynced(_ stamp: String) {
+    try? Files.writeAtomically(lastSyncPath, text: stamp + "\n", mode: fileMode, durability: .ordered)
+  }
+
+  /// When the scheduler was last asked, nil if never.
+  public func lastSync() -> Date? {
+    (try? Files.readText(lastSyncPath)).flatMap {
+      Timestamps.parse($0.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+  }
+
   /// Forces an `.ordered` save to stable storage.
   public func syncActive() throws { try Files.sync(activePath) }
 

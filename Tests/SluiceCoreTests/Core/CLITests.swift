@@ -31,6 +31,28 @@ final class CLITests: XCTestCase {
     XCTAssertEqual(sluice([], cwd: dir).code, 2)
   }
 
+  /// `sluice runs` shows live states: it asks the backend first when runs are in
+  /// flight and the last sync is older than `[slurm] sync_age`, and trusts a recent one.
+  func testRunsShowsLiveStatesAtMostOncePerSyncAge() throws {
+    let dir = project()
+    write(dir + "/tasks.md", "## P\n- [ ] Quick\n  - run: `sleep 1`\n")
+    write(dir + "/sluice.toml", "[slurm]\nbackend = \"local\"\nsync_age = 3600\n")
+    func states(_ extra: [String]) -> [String] {
+      let out = sluice(["runs", "--json"] + extra, cwd: dir).out
+      return ((jsonObject(out) as? [[String: Any]]) ?? []).map { $0["state"] as? String ?? "?" }
+    }
+    XCTAssertEqual(sluice(["tick"], cwd: dir).code, 0)  // launches the run
+    XCTAssertEqual(sluice(["tick"], cwd: dir).code, 0)  // sees it running: a sync
+    XCTAssertEqual(states(["--no-sync"]), ["running"])
+    sleep(2)  // it has ended; nothing has told the store yet
+    XCTAssertEqual(states([]), ["running"], "a sync younger than sync_age is trusted")
+    write(dir + "/sluice.toml", "[slurm]\nbackend = \"local\"\nsync_age = 1\n")
+    XCTAssertEqual(states(["--no-sync"]), ["running"])
+    XCTAssertEqual(states([]), ["completed"], "an older one is not: runs asks first")
+    XCTAssertEqual(
+      read(dir + "/tasks.md"), "## P\n- [x] Quick\n  - run: `sleep 1`\n", "and writes the marker back")
+  }
+
   func testInitRefusesToOverwrite() {
     let dir = makeTempDir(self)
     let r = sluice(["init"], cwd: dir)
