@@ -2,7 +2,6 @@ import Foundation
 import SluiceCore
 
 Trace.begin()
-Allocator.tuneForShortCommand()
 let code = SluiceCLI.main(Array(CommandLine.arguments.dropFirst()))
 Trace.mark("exit")
 exit(code)

@@ -676,6 +676,7 @@ enum Commands {
 
   static func tick(_ ctx: CLIContext) throws -> Int32 {
     Trace.mark("command parsed")
+    Allocator.tuneForShortCommand()  // not for `runs`, whose 100,000-run lists must stay small
     let backend = try Backends.make(ctx, needed: ctx.args.value("gpus-free") == nil)
     let engine = try ctx.engine(backend: backend)
     Trace.mark("config and backend ready")

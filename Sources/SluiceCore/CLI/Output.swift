@@ -179,8 +179,14 @@ struct JSONWriter {
 
   mutating func string(_ s: String) {
     bytes.append(0x22)
-    if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
-      bytes.append(contentsOf: s.utf8)
+    // On the contiguous bytes: scanning and copying a String's UTF8View element by
+    // element was most of the cost of saving 1,000 runs.
+    let plain = s.utf8.withContiguousStorageIfAvailable { buf -> Bool in
+      for b in buf where b < 0x20 || b == 0x22 || b == 0x5C { return false }
+      bytes.append(contentsOf: buf)
+      return true
+    }
+    if plain == true {
       bytes.append(0x22)
       return
     }

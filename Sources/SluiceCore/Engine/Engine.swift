@@ -313,11 +313,12 @@ public final class Engine {
       if !options.dryRun && !options.testOnly && !submissions.isEmpty {
         // Exactly once: every run is `submitting` with its tag on disk before sbatch runs.
         for s in submissions {
+          let scriptPath = store.scriptsDir + "/\(s.tag).sh"
           for (k, r) in s.runs.enumerated() {
             let i = index[r.id]!
             state.runs[i].state = .submitting
             state.runs[i].submission = s.tag
-            state.runs[i].scriptPath = store.scriptsDir + "/\(s.tag).sh"
+            state.runs[i].scriptPath = scriptPath
             state.runs[i].arrayIndex = s.isArray ? k : nil
           }
         }

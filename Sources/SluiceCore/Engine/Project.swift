@@ -63,9 +63,13 @@ public enum Expander {
     var edits: [MarkerEdit] = []
     for task in document.tasks where task.spec != nil {
       guard let sweep = state.sweeps.first(where: { $0.task == task.id }) else { continue }
-      let active = state.runs.filter { $0.sweep == sweep.id }
       var counts = sweep.archived
-      for r in active { counts[r.state.rawValue, default: 0] += 1 }
+      var anySubmitted = false
+      for i in state.runs.indices where state.runs[i].sweep == sweep.id {
+        let s = state.runs[i].state
+        counts[s.rawValue, default: 0] += 1
+        if s != .queued && s != .held { anySubmitted = true }
+      }
       let total = counts.values.reduce(0, +)
       guard total > 0 else { continue }
       let completed = counts[RunState.completed.rawValue] ?? 0
@@ -73,8 +77,7 @@ public enum Expander {
         guard let s = RunState(rawValue: k) else { return false }
         return s.isTerminal && s != .completed
       }.values.reduce(0, +)
-      let submitted =
-        active.contains { $0.state != .queued && $0.state != .held } || completed + terminalBad > 0
+      let submitted = anySubmitted || completed + terminalBad > 0
       var target: Marker?
       if completed == total {
         target = .done

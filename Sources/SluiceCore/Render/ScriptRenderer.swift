@@ -66,25 +66,26 @@ public enum ScriptRenderer {
 
   /// The concrete log path once the job id is known.
   public static func resolvedLog(pattern: String, jobID: Int, index: Int?) -> String {
-    var out = ""
-    out.reserveCapacity(pattern.utf8.count + 12)
+    // On bytes ('%' and the letters are ASCII; other bytes are copied as they are).
+    var out: [UInt8] = []
+    out.reserveCapacity(pattern.utf8.count + 24)
     var percent = false
-    for c in pattern {
+    for b in pattern.utf8 {
       if percent {
         percent = false
-        switch c {
-        case "A", "j": out += String(jobID)
-        case "a": out += index.map(String.init) ?? ""
-        default: out += "%" + String(c)
+        switch b {
+        case 0x41, 0x6A: out += String(jobID).utf8  // A, j
+        case 0x61: out += (index.map(String.init) ?? "").utf8  // a
+        default: out += [0x25, b]
         }
-      } else if c == "%" {
+      } else if b == 0x25 {
         percent = true
       } else {
-        out.append(c)
+        out.append(b)
       }
     }
-    if percent { out += "%" }
-    return out
+    if percent { out.append(0x25) }
+    return String(decoding: out, as: UTF8.self)
   }
 
   public static func exitFile(_ run: Run, context: RenderContext) -> String {

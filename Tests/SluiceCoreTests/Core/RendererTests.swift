@@ -27,6 +27,15 @@ final class RendererTests: XCTestCase {
     XCTAssertEqual(text, read(path), "golden \(name) differs; re-record with SLUICE_RECORD=1 if intended")
   }
 
+  func testResolvedLogPaths() {
+    let r = ScriptRenderer.resolvedLog
+    XCTAssertEqual(r("/l/s/grid-%A_%a.out", 123, 7), "/l/s/grid-123_7.out")
+    XCTAssertEqual(r("/l/s/run-%j.err", 99, nil), "/l/s/run-99.err")
+    XCTAssertEqual(r("/l/é✓/x-%A_%a-%x-%%.out", 5, 0), "/l/é✓/x-5_0-%x-%%.out", "unknown % codes kept")
+    XCTAssertEqual(r("/l/x%", 5, nil), "/l/x%")
+    XCTAssertEqual(r("/l/%a", 5, nil), "/l/")
+  }
+
   func testHostileValuesCannotInject() throws {
     let s = Submission(tag: "sl0123456789", runs: [hostileRun()], isArray: false)
     let text = try ScriptRenderer.render(
