@@ -249,7 +249,7 @@ public final class Engine {
       // Expand.
       report.expanded = Expander.expand(document: doc, state: &state, config: config, now: now)
       for s in report.expanded {
-        let n = state.runs.filter { $0.sweep == s }.count
+        let n = state.runs.count { $0.sweep == s }
         events.append(Event(time: stamp, kind: "sweep_created", task: s, message: "\(n) runs"))
       }
       // Keep queue order = tasks-file order (stable for ad-hoc runs).
@@ -539,7 +539,6 @@ public final class Engine {
   /// resources and script settings become one array (unless arrays are off).
   func group(_ runs: [Run], g: Int, state: ActiveState) throws -> [Submission] {
     var out: [Submission] = []
-    var current: [Run] = []
     func sameScript(_ a: Run, _ b: Run) -> Bool {
       a.sweep == b.sweep && a.resources == b.resources && a.template == b.template && a.env == b.env
         && a.setup == b.setup && a.workdir == b.workdir
@@ -547,16 +546,22 @@ public final class Engine {
     let maxArray = max(1, backend.maxArraySize ?? 1001)
     // Sweeps with work queued or in flight, for each array's share of g.
     var sweepsWithWork = Set<String>()
-    for r in state.runs where r.state.isInFlight || r.state == .queued {
-      sweepsWithWork.insert(r.sweep ?? "")
+    for i in state.runs.indices where state.runs[i].state.isInFlight || state.runs[i].state == .queued {
+      sweepsWithWork.insert(state.runs[i].sweep ?? "")
     }
+    // Runs [from, to) of `runs` share one script; `current` is that range (copying
+    // a Run costs ~1 µs, and a sweep may have thousands).
+    var from = 0
+    var to = 0
     func flush() {
-      guard !current.isEmpty else { return }
-      let arrays = config.array && (current[0].array ?? true) && current.count > 1
+      guard to > from else { return }
+      let current = runs[from..<to]
+      let first = current[current.startIndex]
+      let arrays = config.array && (first.array ?? true) && current.count > 1
       if arrays {
-        var start = 0
-        while start < current.count {
-          let chunk = Array(current[start..<min(current.count, start + maxArray)])
+        var start = current.startIndex
+        while start < current.endIndex {
+          let chunk = Array(current[start..<min(current.endIndex, start + maxArray)])
           // The sweep's share of g: g split over the sweeps with work queued or in flight.
           let sweepsActive = sweepsWithWork.union([chunk[0].sweep ?? ""]).count
           let share = max(1, g / max(1, sweepsActive))
@@ -566,11 +571,11 @@ public final class Engine {
       } else {
         for r in current { out.append(Submission(tag: Self.newTag(), runs: [r], isArray: false)) }
       }
-      current = []
+      from = to
     }
-    for r in runs {
-      if let last = current.last, !sameScript(last, r) { flush() }
-      current.append(r)
+    for i in runs.indices {
+      if i > from && !sameScript(runs[i - 1], runs[i]) { flush() }
+      to = i + 1
     }
     flush()
     return out
