@@ -48,7 +48,8 @@ public protocol Backend: AnyObject {
   var callCounts: [String: Int] { get }
   /// Capacity for runs that target `partitions` (nil = default partition).
   func capacity(partitions: [String?]) throws -> CapacityInput
-  /// Learns the state of every in-flight run (and adopts `submitting` ones).
+  /// Learns the state of every in-flight run among `runs` (and adopts `submitting`
+  /// ones); runs not in flight are passed over.
   func observe(runs: [Run], context: ObserveContext) throws -> [RunUpdate]
   /// Submits one rendered script (`script`, also saved at `scriptPath`). `ready`
   /// makes the runs' `submitting` record durable: the backend must let it return

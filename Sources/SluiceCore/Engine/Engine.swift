@@ -188,10 +188,9 @@ public final class Engine {
     var events: [Event] = []
 
     // Sync.
-    let watched = state.runs.filter(\.state.isInFlight)
-    if !watched.isEmpty {
+    if state.runs.contains(where: \.state.isInFlight) {
       let updates = try backend.observe(
-        runs: watched,
+        runs: state.runs,
         context: ObserveContext(now: now, exitsDir: store.exitsDir, lostMargin: Double(config.lostMargin)))
       Trace.mark("observed")
       apply(updates, to: &state, now: stamp, report: &report, events: &events)

@@ -158,7 +158,7 @@ public final class LocalBackend: Backend {
   public func observe(runs: [Run], context: ObserveContext) throws -> [RunUpdate] {
     let recs = records()
     var out: [RunUpdate] = []
-    for run in runs {
+    for run in runs where run.state.isInFlight {
       let exitBase = context.exitsDir + "/\(run.id).a\(run.attempt)"
       guard let job = run.jobID else {
         // Submitting when a tick died: adopt the launch if one was recorded for this attempt.

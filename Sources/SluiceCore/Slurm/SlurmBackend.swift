@@ -411,25 +411,27 @@ public final class SlurmBackend: Backend, ArrayLimited {
     var needAccounting: [Run] = []
     var squeueTerminal: [String: QueuedJob] = [:]
     var submitting: [Run] = []
-    for run in runs {
-      if run.state == .submitting || run.jobID == nil {
-        submitting.append(run)
+    updates.reserveCapacity(runs.count)
+    // By position: a Run is big to copy, and most are only looked at.
+    for i in runs.indices where runs[i].state.isInFlight {
+      if runs[i].state == .submitting || runs[i].jobID == nil {
+        submitting.append(runs[i])
         continue
       }
-      let id = run.jobID!
-      if let j = byID[id] ?? pendingRangeMatch(run, byID: byID, queue: queue) {
+      let id = runs[i].jobID!
+      if let j = byID[id] ?? pendingRangeMatch(runs[i], byID: byID, queue: queue) {
         if StateMap.runState(slurm: j.state, exitCode: nil) == nil {
+          let state = StateMap.inFlightState(slurm: j.state)
           updates.append(
             RunUpdate(
-              runID: run.id, state: StateMap.inFlightState(slurm: j.state),
-              reason: j.reason == "None" ? nil : j.reason,
+              runID: runs[i].id, state: state, reason: j.reason == "None" ? nil : j.reason,
               // A pending job's StartTime is only Slurm's estimate, which moves.
-              started: StateMap.inFlightState(slurm: j.state) == .running ? j.startTime : nil))
+              started: state == .running ? j.startTime : nil))
           continue
         }
-        squeueTerminal[run.id] = j
+        squeueTerminal[runs[i].id] = j
       }
-      needAccounting.append(run)
+      needAccounting.append(runs[i])
     }
     // Adopt runs whose submission may or may not have reached Slurm.
     var tagNames: [String] = []

@@ -107,6 +107,49 @@ enum StateCodec {
       }
     }
 
+    /// The same as `object(depth:keys:_:)` without a closure, for the hottest object
+    /// (a run): `open` reads `{`, then `key` gives each key's position in `keys`
+    /// (-1 for one it does not list) until it returns nil after `}`. The caller
+    /// reads each value in between.
+    mutating func open(depth: Int) throws {
+      guard depth < 64 else { throw fail("nested too deeply") }
+      skip()
+      guard i < bytes.count, bytes[i] == 0x7B else { throw fail("expected an object") }
+      i += 1
+    }
+
+    mutating func key(in keys: KeyList, after previous: inout Int, first: inout Bool) throws -> Int? {
+      skip()
+      guard i < bytes.count else { throw fail("object not closed") }
+      if bytes[i] == 0x7D {
+        i += 1
+        return nil
+      }
+      if !first {
+        guard bytes[i] == 0x2C else { throw fail("expected , or }") }
+        i += 1
+        skip()
+      }
+      first = false
+      guard i < bytes.count, bytes[i] == 0x22 else { throw fail("expected a key") }
+      let start = i + 1
+      var end = start
+      while end < bytes.count && bytes[end] != 0x22 && bytes[end] != 0x5C { end += 1 }
+      var found: Int?
+      if end < bytes.count && bytes[end] == 0x22 {
+        found = keys.find(UnsafeBufferPointer(rebasing: bytes[start..<end]), from: previous)
+        i = end + 1
+      } else {
+        let k = try quoted()
+        found = keys.names.firstIndex { $0.elementsEqual(k.utf8) }
+      }
+      if let f = found { previous = f + 1 }
+      skip()
+      guard i < bytes.count, bytes[i] == 0x3A else { throw fail("expected :") }
+      i += 1
+      return found ?? -1
+    }
+
     /// Reads an array (nil for `null`), calling `element` for each element.
     mutating func array<T>(
       depth: Int, reserve: Int = 0, _ element: (inout Parser) throws -> T
@@ -393,8 +436,14 @@ enum StateCodec {
     var state: RunState?
     var created: String?
     var attempt: Int?
-    try p.object(depth: depth, keys: RunKey.keys) { p, at in
-      guard let at else { return try p.skipValue(depth: depth + 1) }
+    try p.open(depth: depth)
+    var previous = 0
+    var first = true
+    while let at = try p.key(in: RunKey.keys, after: &previous, first: &first) {
+      guard at >= 0 else {
+        try p.skipValue(depth: depth + 1)
+        continue
+      }
       switch RunKey.all[at] {
       case .id: id = try p.string()
       case .name: name = try p.string()
