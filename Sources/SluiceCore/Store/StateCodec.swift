@@ -58,59 +58,11 @@ enum StateCodec {
       }
     }
 
-    /// Reads an object whose keys come from `keys`, calling `field` with each
-    /// key's position in `keys` (nil for a key it does not list). Keys are
-    /// matched on bytes, trying first the one after the last match (the writer
-    /// sorts them), so no String is made for a key.
-    mutating func object(depth: Int, keys: KeyList, _ field: (inout Parser, Int?) throws -> Void) throws {
-      guard depth < 64 else { throw fail("nested too deeply") }
-      skip()
-      guard i < bytes.count, bytes[i] == 0x7B else { throw fail("expected an object") }
-      i += 1
-      skip()
-      if i < bytes.count && bytes[i] == 0x7D {
-        i += 1
-        return
-      }
-      var next = 0
-      while true {
-        skip()
-        guard i < bytes.count, bytes[i] == 0x22 else { throw fail("expected a key") }
-        let start = i + 1
-        var end = start
-        while end < bytes.count && bytes[end] != 0x22 && bytes[end] != 0x5C { end += 1 }
-        var found: Int?
-        if end < bytes.count && bytes[end] == 0x22 {
-          found = keys.find(UnsafeBufferPointer(rebasing: bytes[start..<end]), from: next)
-          i = end + 1
-        } else {
-          // An escaped key: never written by sluice; compare as text.
-          let k = try quoted()
-          found = keys.names.firstIndex { $0.elementsEqual(k.utf8) }
-        }
-        if let f = found { next = f + 1 }
-        skip()
-        guard i < bytes.count, bytes[i] == 0x3A else { throw fail("expected :") }
-        i += 1
-        try field(&self, found)
-        skip()
-        guard i < bytes.count else { throw fail("object not closed") }
-        if bytes[i] == 0x2C {
-          i += 1
-          continue
-        }
-        if bytes[i] == 0x7D {
-          i += 1
-          return
-        }
-        throw fail("expected , or }")
-      }
-    }
-
-    /// The same as `object(depth:keys:_:)` without a closure, for the hottest object
-    /// (a run): `open` reads `{`, then `key` gives each key's position in `keys`
-    /// (-1 for one it does not list) until it returns nil after `}`. The caller
-    /// reads each value in between.
+    /// An object whose keys come from `keys`, read without a closure (for the
+    /// hottest object, a run): `open` reads `{`, then `key` gives each key's position
+    /// in `keys` (-1 for one it does not list) until it returns nil after `}`; the
+    /// caller reads each value in between. Keys are matched on bytes, trying first
+    /// the one after the last match (the writer sorts them), so no String is made.
     mutating func open(depth: Int) throws {
       guard depth < 64 else { throw fail("nested too deeply") }
       skip()
