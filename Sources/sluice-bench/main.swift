@@ -185,7 +185,10 @@ func sh(_ argv: [String]) -> String { timed(argv).stdout.trimmingCharacters(in: 
 func tickBench() throws {
   let dir = tempDir("tick")
   let job = Int(
-    sh(["sbatch", "--parsable", "--hold", "--array=0-999", "-J", "bench.sl0000000000", "--wrap", "true"]))!
+    sh([
+      "sbatch", "--parsable", "--hold", "--array=0-999", "-J", "bench.sl0000000000", "-o", "/dev/null",
+      "--wrap", "true",
+    ]))!
   defer { _ = sh(["scancel", String(job)]) }
   _ = try makeStore(dir, active: 1000, archived: 100_000, arrayJob: job)
   write(dir + "/tasks.md", "## P\n- [ ] live\n")
@@ -235,9 +238,11 @@ func callsBench() throws {
     // and 5 queued runs of a grid to submit.
     let held = Int(
       sh([
-        "sbatch", "--parsable", "--hold", "--array=0-\(n - 2)", "-J", "bench.sl1111111111", "--wrap", "true",
+        "sbatch", "--parsable", "--hold", "--array=0-\(n - 2)", "-J", "bench.sl1111111111", "-o", "/dev/null",
+        "--wrap", "true",
       ]))!
-    let done = Int(sh(["sbatch", "--parsable", "--wait", "-J", "bench.sl2222222222", "--wrap", "true"]))!
+    let done = Int(
+      sh(["sbatch", "--parsable", "--wait", "-J", "bench.sl2222222222", "-o", "/dev/null", "--wrap", "true"]))!
     _ = try makeStore(dir, active: n - 1, archived: 0, arrayJob: held)
     let store = Store(dir: dir + "/.sluice")
     var s = try store.loadActive()
