@@ -35,6 +35,32 @@ final class SystemTests: XCTestCase {
     }
   }
 
+  /// The gate sbatch's script passes through: the program runs at once, but gets
+  /// no input until `beforeInput` has returned (sluice fsyncs the submitting record there).
+  func testProgramReadsItsInputOnlyAfterBeforeInputReturned() throws {
+    let dir = makeTempDir(self)
+    let marker = dir + "/synced"
+    let started = dir + "/started"
+    let r = try ProcessRunner().run(
+      CommandRequest(
+        argv: [
+          "/bin/sh", "-c",
+          "touch '\(started)'; read line; if [ -e '\(marker)' ]; then echo \"after $line\"; fi",
+        ],
+        stdin: Data("sync\n".utf8),
+        beforeInput: {
+          // The program is already running while this works.
+          for _ in 0..<200 where !FileManager.default.fileExists(atPath: started) { usleep(10_000) }
+          usleep(100_000)
+          // Marked only if the program did start meanwhile: the two overlap.
+          if FileManager.default.fileExists(atPath: started) {
+            FileManager.default.createFile(atPath: marker, contents: Data())
+          }
+        }))
+    XCTAssertEqual(
+      r.stdoutText, "after sync\n", "the program started during beforeInput, and got its input only after it")
+  }
+
   func testShippedTemplateIsTheBuiltInOne() {
     XCTAssertEqual(read(packageRoot + "/templates/sbatch.sh"), Template.builtin)
   }
