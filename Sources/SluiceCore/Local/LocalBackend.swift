@@ -133,8 +133,13 @@ public final class LocalBackend: Backend {
         let exitPath = dir + "/\(key).exit"
         var argv = ["/bin/sh", "-c"]
         let seconds = run.resources.time.flatMap(Validate.timeSeconds)
+        // A signal to the run's group (`sluice cancel`, or a person's kill) is noted as
+        // `signal NAME` once the script has ended, like Slurm's CANCELLED.
+        let traps = [("TERM", 143), ("INT", 130), ("HUP", 129)].map { name, code in
+          "trap 'printf \"signal \(name)\\n\" > \"$1.tmp\" && mv -f \"$1.tmp\" \"$1\"; exit \(code)' \(name); "
+        }.joined()
         let inner =
-          (seconds.map { "timeout -s TERM -k \(grace) \($0) " } ?? "")
+          traps + (seconds.map { "timeout -s TERM -k \(grace) \($0) " } ?? "")
           + "/bin/bash \"$0\"; c=$?; printf '%s\\n' \"$c\" > \"$1.tmp\" && mv -f \"$1.tmp\" \"$1\""
         argv += [inner, scriptPath, exitPath]
         callCounts["spawn", default: 0] += 1
@@ -197,9 +202,10 @@ public final class LocalBackend: Backend {
         continue
       }
       let script = ExitRecord.read(context.exitsDir + "/\(run.id).a\(run.attempt)")
-      let wrap = (try? Files.readText(dir + "/\(job).exit")).flatMap {
-        Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
-      }
+      let wrapText = (try? Files.readText(dir + "/\(job).exit"))?.trimmingCharacters(
+        in: .whitespacesAndNewlines)
+      let wrap = wrapText.flatMap { Int($0) }
+      let signal = wrapText.flatMap { $0.hasPrefix("signal ") ? String($0.dropFirst(7)) : nil }
       let ended = script.exit?.endedEpoch.map { Timestamps.iso(Date(timeIntervalSince1970: $0)) }
       let started = script.started.map { Timestamps.iso(Date(timeIntervalSince1970: $0)) }
       if let w = wrap {
@@ -220,6 +226,11 @@ public final class LocalBackend: Backend {
           RunUpdate(
             runID: run.id, state: .cancelled, exitCode: script.exit?.exitCode, reason: "cancelled",
             started: started))
+      } else if let sig = signal {
+        out.append(
+          RunUpdate(
+            runID: run.id, state: .cancelled, exitCode: script.exit?.exitCode,
+            reason: "killed by SIG\(sig) (not through sluice)", started: started))
       } else if let e = script.exit {
         out.append(
           RunUpdate(

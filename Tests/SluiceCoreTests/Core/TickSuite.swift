@@ -305,6 +305,21 @@ final class LocalTickTests: TickSuite {
   func testTimeLimit() throws { try checkTimeLimitGivesTimeout() }
   func testTwoTicksTogether() throws { try checkTwoTicksTogetherSubmitOnce() }
 
+  /// The local twin of "cancelled by hand with scancel": a person sends SIGTERM to the
+  /// run's process group; the run ends `cancelled`, as Slurm would say.
+  func testCancelledByHandWithKill() throws {
+    let dir = project("## P\n- [ ] Long\n  - run: `sleep 120`\n")
+    tickUntil(dir, timeout: 60) { runsJSON(dir).first?["state"] as? String == "running" }
+    let recs = Files.list(dir + "/.sluice/local").filter { $0.hasSuffix(".json") }
+    let rec = try XCTUnwrap(jsonObject(read(dir + "/.sluice/local/" + recs[0])) as? [String: Any])
+    let pid = try XCTUnwrap(rec["pid"] as? Int)
+    XCTAssertGreaterThan(pid, 0)
+    XCTAssertEqual(kill(-pid_t(pid), SIGTERM), 0)
+    tickUntil(dir, timeout: 60) { runsJSON(dir).first?["state"] as? String == "cancelled" }
+    XCTAssertEqual(markers(dir), ["[!] Long"])
+    XCTAssertTrue((runsJSON(dir).first?["reason"] as? String ?? "").contains("SIGTERM"))
+  }
+
   /// The local twin of the Slurm test of the same name: the edit lands while the
   /// tick asks for capacity (a fake nvidia-smi, run between reading the tasks file
   /// and writing its markers back; it edits once, though it is asked again at launch),
