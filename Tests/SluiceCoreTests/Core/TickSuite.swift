@@ -231,6 +231,27 @@ class TickSuite: XCTestCase {
       XCTAssertEqual(r.stdoutText.split(separator: "\n").count, 4, r.stdoutText)
     }
   }
+
+  /// A grid of five with failures, as one array: each task its own run, state and exit code.
+  func checkArrayTasksTrackedOneByOne() throws {
+    try requireBackend()
+    let dir = project(
+      "## P\n- [ ] Grid\n  - run: `sleep 1; case {i} in 2) exit 3;; 4) exit 5;; esac`\n  - grid: i = 0, 1, 2, 3, 4\n",
+      config: "[limits]\nmax_concurrent = 5\n"  // all five at once (the local default is the core count)
+    )
+    tickUntil(dir) {
+      markers(dir) == ["[!] Grid"]
+        && runsJSON(dir).allSatisfy { ["completed", "failed"].contains($0["state"] as? String ?? "") }
+    }
+    let runs = runsJSON(dir)
+    XCTAssertEqual(
+      runs.map { $0["state"] as? String }, ["completed", "completed", "failed", "completed", "failed"])
+    XCTAssertEqual(runs.map { $0["exit_code"] as? Int }, [0, 0, 3, 0, 5])
+    let ids = runs.compactMap { $0["job_id"] as? String }
+    XCTAssertEqual(Set(ids.map { $0.split(separator: "_")[0] }).count, 1, "one array: \(ids)")
+    XCTAssertEqual(
+      ids.map { $0.split(separator: "_").last.map(String.init) ?? "" }, ["0", "1", "2", "3", "4"])
+  }
 }
 
 /// Samples a value on a background thread and keeps the maximum.
@@ -304,6 +325,7 @@ final class LocalTickTests: TickSuite {
   func testCancel() throws { try checkCancelledByCancel() }
   func testTimeLimit() throws { try checkTimeLimitGivesTimeout() }
   func testTwoTicksTogether() throws { try checkTwoTicksTogetherSubmitOnce() }
+  func testArrayTasksTrackedOneByOne() throws { try checkArrayTasksTrackedOneByOne() }
 
   /// The local twin of "cancelled by hand with scancel": a person sends SIGTERM to the
   /// run's process group; the run ends `cancelled`, as Slurm would say.
@@ -349,6 +371,7 @@ final class SlurmTickTests: TickSuite {
   func testCancel() throws { try checkCancelledByCancel() }
   func testTimeLimit() throws { try checkTimeLimitGivesTimeout() }
   func testTwoTicksTogether() throws { try checkTwoTicksTogetherSubmitOnce() }
+  func testArrayTasksTrackedOneByOne() throws { try checkArrayTasksTrackedOneByOne() }
 
   func testCancelledByHandWithScancel() throws {
     try requireBackend()
@@ -441,22 +464,4 @@ final class SlurmTickTests: TickSuite {
     )
   }
 
-  func testArrayTasksTrackedOneByOne() throws {
-    try requireBackend()
-    let dir = project(
-      "## P\n- [ ] Grid\n  - run: `sleep 1; case {i} in 2) exit 3;; 4) exit 5;; esac`\n  - grid: i = 0, 1, 2, 3, 4\n"
-    )
-    tickUntil(dir) {
-      markers(dir) == ["[!] Grid"]
-        && runsJSON(dir).allSatisfy { ["completed", "failed"].contains($0["state"] as? String ?? "") }
-    }
-    let runs = runsJSON(dir)
-    XCTAssertEqual(
-      runs.map { $0["state"] as? String }, ["completed", "completed", "failed", "completed", "failed"])
-    XCTAssertEqual(runs.map { $0["exit_code"] as? Int }, [0, 0, 3, 0, 5])
-    let ids = runs.compactMap { $0["job_id"] as? String }
-    XCTAssertEqual(Set(ids.map { $0.split(separator: "_")[0] }).count, 1, "one array: \(ids)")
-    XCTAssertEqual(
-      ids.map { $0.split(separator: "_").last.map(String.init) ?? "" }, ["0", "1", "2", "3", "4"])
-  }
 }
