@@ -222,12 +222,11 @@ struct JSONWriter {
     // Exact types before the general ones: casting [[String: String]] to [Any?] (a
     // tick's 1,000 submitted runs) boxes every element and cost ~10 ms.
     case let a as [[String: String]]:
-      array(a.count, indent: indent) { w, i, ind in w.strings(a[i], indent: ind) }
-    case let d as [String: String]: strings(d, indent: indent)
+      array(a.count, indent: indent) { w, i, ind in w.write(a[i], indent: ind) }
+    case let d as [String: String]: object(d.map { ($0.key, Optional($0.value as Any)) }, indent: indent)
     case let d as [String: Any?]: object(d.map { ($0.key, $0.value) }, indent: indent)
     case let d as [String: Any]: object(d.map { ($0.key, Optional($0.value)) }, indent: indent)
     case let d as [String: Int]: object(d.map { ($0.key, Optional($0.value as Any)) }, indent: indent)
-    case let d as [String: String]: object(d.map { ($0.key, Optional($0.value as Any)) }, indent: indent)
     case let a as [Any?]: array(a, indent: indent)
     case let a as [Any]: array(a.map { Optional($0) }, indent: indent)
     case let o as Optional<Any>:
@@ -248,23 +247,6 @@ struct JSONWriter {
       string(k)
       raw(" : ")
       write(v, indent: indent + 2)
-    }
-    newline(indent)
-    raw("}")
-  }
-
-  mutating func strings(_ d: [String: String], indent: Int) {
-    if d.isEmpty {
-      raw("{}")
-      return
-    }
-    raw("{")
-    for (i, k) in d.keys.sorted().enumerated() {
-      if i > 0 { raw(",") }
-      newline(indent + 2)
-      string(k)
-      raw(" : ")
-      string(d[k]!)
     }
     newline(indent)
     raw("}")

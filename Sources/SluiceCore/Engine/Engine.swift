@@ -195,7 +195,7 @@ public final class Engine {
       Trace.mark("observed")
       apply(updates, to: &state, now: stamp, report: &report, events: &events)
       Trace.mark("applied")
-      if !options.dryRun && !options.testOnly { store.markSynced(stamp) }
+      if !options.dryRun && !options.testOnly { store.markSynced(now) }
     }
     // Retries for runs that ended in a retryable state.
     for i in state.runs.indices where state.runs[i].state.isTerminal {
@@ -312,7 +312,7 @@ public final class Engine {
       if !options.dryRun && !options.testOnly && !submissions.isEmpty {
         // Exactly once: every run is `submitting` with its tag on disk before sbatch runs.
         for s in submissions {
-          let scriptPath = store.scriptsDir + "/\(s.tag).sh"
+          let scriptPath = store.scriptPath(tag: s.tag)
           for (k, r) in s.runs.enumerated() {
             let i = index[r.id]!
             state.runs[i].state = .submitting
@@ -351,7 +351,7 @@ public final class Engine {
         report.scripts.append((s.tag, script))
         Trace.mark("rendered")
         if options.dryRun && !options.testOnly { continue }
-        let scriptPath = store.scriptsDir + "/\(s.tag).sh"
+        let scriptPath = store.scriptPath(tag: s.tag)
         // A copy for people (Slurm gets the script on stdin); not forced to disk.
         try Files.writeAtomically(
           scriptPath, text: script, mode: 0o700 & config.fileMode | 0o100, durability: .ordered)
@@ -631,41 +631,4 @@ extension Backend {
 /// Backends that cap job arrays (Slurm's `MaxArraySize`).
 public protocol ArrayLimited {
   var arrayLimit: Int? { get }
-}
-
-/// Runs an action the first time `run` is called, from any thread; later calls
-/// wait for that first run to finish.
-public final class Once: @unchecked Sendable {
-  private let lock = NSLock()
-  private var action: (() -> Void)?
-
-  public init(_ action: @escaping () -> Void) { self.action = action }
-
-  @Sendable public func run() {
-    lock.lock()
-    defer { lock.unlock() }
-    if let a = action {
-      action = nil
-      a()
-    }
-  }
-}
-
-/// Work started on its own thread; `wait` gives its result.
-final class Background<T>: @unchecked Sendable {
-  private let done = DispatchSemaphore(value: 0)
-  private var result: Result<T, Error>?
-
-  init(_ work: @escaping @Sendable () throws -> T) {
-    Thread { [self] in
-      result = Result { try work() }
-      done.signal()
-    }.start()
-  }
-
-  func wait() throws -> T {
-    done.wait()
-    done.signal()
-    return try result!.get()
-  }
 }

@@ -10,7 +10,7 @@ public enum Shell {
     return alwaysQuote(s)
   }
 
-  /// `alwaysQuote(s)` appended as bytes.
+  /// Single-quotes `s` onto `out` (`'` inside becomes `'\''`).
   public static func appendQuoted(_ s: String, to out: inout [UInt8]) {
     out.append(0x27)
     for b in s.utf8 {
@@ -25,8 +25,10 @@ public enum Shell {
 
   /// Always single-quotes (`'` inside becomes `'\''`).
   public static func alwaysQuote(_ s: String) -> String {
-    if !s.utf8.contains(0x27) { return "'" + s + "'" }
-    return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    var out: [UInt8] = []
+    out.reserveCapacity(s.utf8.count + 2)
+    appendQuoted(s, to: &out)
+    return String(decoding: out, as: UTF8.self)
   }
 
   /// A job or file name made safe: letters, digits, `_`, `-`, `.`; at most `max` characters.

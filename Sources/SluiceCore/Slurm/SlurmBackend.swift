@@ -42,46 +42,40 @@ public final class SlurmCLI {
     return nil
   }
 
-  /// A command started in the background; `wait()` gives its result.
-  public final class Pending: @unchecked Sendable {
-    let done = DispatchSemaphore(value: 0)
-    var result: Result<CommandResult, Error> = .failure(CommandRunnerError.notFound(""))
+  /// A command started in the background; `finish` gives its result.
+  public struct Pending: Sendable {
     let argv: [String]
-    init(_ argv: [String]) { self.argv = argv }
-    public func wait() throws -> CommandResult {
-      done.wait()
-      done.signal()
-      return try result.get()
+    let work: Background<CommandResult>
+  }
+
+  /// The request for `argv` (program located, call counted), or the not-found error.
+  func request(
+    _ argv: [String], timeout: Double?, stdin: Data? = nil, beforeInput: (@Sendable () -> Void)? = nil
+  ) throws -> CommandRequest {
+    guard let path = locate(argv[0]) else {
+      throw SlurmCommandError(
+        kind: .transient, command: argv[0],
+        message:
+          "\(argv[0]) not found in [slurm] bin_dir, PATH or \(Self.fallbackDirs.joined(separator: ", ")); set bin_dir in sluice.toml"
+      )
     }
+    counts[argv[0], default: 0] += 1
+    return CommandRequest(
+      argv: [path] + argv.dropFirst(), environment: environment, stdin: stdin,
+      timeout: timeout ?? self.timeout, outputLimit: 256 << 20, beforeInput: beforeInput)
   }
 
   /// Starts a command on another thread (counted now), so sluice's own work
   /// overlaps with Slurm's answer.
   public func start(_ argv: [String], timeout: Double? = nil) -> Pending {
-    let p = Pending(argv)
-    guard let path = locate(argv[0]) else {
-      p.result = .failure(
-        SlurmCommandError(
-          kind: .transient, command: argv[0], message: "\(argv[0]) not found; set bin_dir in sluice.toml"))
-      p.done.signal()
-      return p
-    }
-    counts[argv[0], default: 0] += 1
-    let request = CommandRequest(
-      argv: [path] + argv.dropFirst(), environment: environment, timeout: timeout ?? self.timeout,
-      outputLimit: 256 << 20)
+    let made = Result { try request(argv, timeout: timeout) }
     let runner = self.runner
-    let t = Thread {
-      do { p.result = .success(try runner.run(request)) } catch { p.result = .failure(error) }
-      p.done.signal()
-    }
-    t.start()
-    return p
+    return Pending(argv: argv, work: Background { try runner.run(made.get()) })
   }
 
   /// Waits for a started command and logs it like `run`.
   public func finish(_ p: Pending) throws -> CommandResult {
-    let r = try p.wait()
+    let r = try p.work.wait()
     log.append((p.argv, r.duration, r.exitCode))
     verbose?(
       String(format: "[slurm] %.3fs exit %d (overlapped): ", r.duration, r.exitCode)
@@ -93,18 +87,7 @@ public final class SlurmCLI {
   public func run(
     _ argv: [String], timeout: Double? = nil, stdin: Data? = nil, beforeInput: (@Sendable () -> Void)? = nil
   ) throws -> CommandResult {
-    guard let path = locate(argv[0]) else {
-      throw SlurmCommandError(
-        kind: .transient, command: argv[0],
-        message:
-          "\(argv[0]) not found in [slurm] bin_dir, PATH or \(Self.fallbackDirs.joined(separator: ", ")); set bin_dir in sluice.toml"
-      )
-    }
-    counts[argv[0], default: 0] += 1
-    let r = try runner.run(
-      CommandRequest(
-        argv: [path] + argv.dropFirst(), environment: environment, stdin: stdin,
-        timeout: timeout ?? self.timeout, outputLimit: 256 << 20, beforeInput: beforeInput))
+    let r = try runner.run(request(argv, timeout: timeout, stdin: stdin, beforeInput: beforeInput))
     log.append((argv, r.duration, r.exitCode))
     verbose?(
       String(format: "[slurm] %.3fs exit %d%@: ", r.duration, r.exitCode, r.timedOut ? " (timed out)" : "")
@@ -382,16 +365,14 @@ public final class SlurmBackend: Backend, ArrayLimited {
 
   static func tag(ofJobName name: String) -> String? {
     // Bytes first (every squeue line passes here): `... .slXXXXXXXXXX` in ASCII.
+    // (`.` + 12 characters is at least 13 bytes.)
     let u = name.utf8
-    if u.count >= 13 {
-      let dot = u.index(u.endIndex, offsetBy: -13)
-      let tail = u[u.index(after: dot)...]
-      if tail.allSatisfy({ $0 < 0x80 }) {
-        guard u[dot] == 0x2E, tail.starts(with: [0x73, 0x6C]), !tail.contains(0x2E) else { return nil }
-        return String(name[u.index(after: dot)...])
-      }
-    } else if u.allSatisfy({ $0 < 0x80 }) {
-      return nil
+    guard u.count >= 13 else { return nil }
+    let dot = u.index(u.endIndex, offsetBy: -13)
+    let tail = u[u.index(after: dot)...]
+    if tail.allSatisfy({ $0 < 0x80 }) {
+      guard u[dot] == 0x2E, tail.starts(with: [0x73, 0x6C]), !tail.contains(0x2E) else { return nil }
+      return String(name[u.index(after: dot)...])
     }
     guard let dot = name.lastIndex(of: ".") else { return nil }
     let t = name[name.index(after: dot)...]

@@ -27,42 +27,21 @@ enum StateCodec {
 
     /// Reads an object, calling `field` with each key; `field` must read the value.
     mutating func object(depth: Int, _ field: (inout Parser, String) throws -> Void) throws {
-      guard depth < 64 else { throw fail("nested too deeply") }
-      skip()
-      guard i < bytes.count, bytes[i] == 0x7B else { throw fail("expected an object") }
-      i += 1
-      skip()
-      if i < bytes.count && bytes[i] == 0x7D {
-        i += 1
-        return
-      }
-      while true {
-        skip()
-        guard i < bytes.count, bytes[i] == 0x22 else { throw fail("expected a key") }
-        let k = try quoted()
-        skip()
-        guard i < bytes.count, bytes[i] == 0x3A else { throw fail("expected :") }
-        i += 1
-        try field(&self, k)
-        skip()
-        guard i < bytes.count else { throw fail("object not closed") }
-        if bytes[i] == 0x2C {
-          i += 1
-          continue
+      try open(depth: depth)
+      var first = true
+      while let k = try nextKey(first: &first) {
+        switch k {
+        case .raw(let b): try field(&self, String(decoding: b, as: UTF8.self))
+        case .text(let t): try field(&self, t)
         }
-        if bytes[i] == 0x7D {
-          i += 1
-          return
-        }
-        throw fail("expected , or }")
       }
     }
 
-    /// An object whose keys come from `keys`, read without a closure (for the
-    /// hottest object, a run): `open` reads `{`, then `key` gives each key's position
-    /// in `keys` (-1 for one it does not list) until it returns nil after `}`; the
-    /// caller reads each value in between. Keys are matched on bytes, trying first
-    /// the one after the last match (the writer sorts them), so no String is made.
+    /// An object read without a closure (for the hottest one, a run): `open` reads
+    /// `{`, then `key(in:)` gives each key's position in `keys` (-1 for one it does
+    /// not list) until it returns nil after `}`; the caller reads each value in
+    /// between. Keys are matched on bytes, trying first the one after the last match
+    /// (the writer sorts them), so no String is made.
     mutating func open(depth: Int) throws {
       guard depth < 64 else { throw fail("nested too deeply") }
       skip()
@@ -71,6 +50,24 @@ enum StateCodec {
     }
 
     mutating func key(in keys: KeyList, after previous: inout Int, first: inout Bool) throws -> Int? {
+      guard let k = try nextKey(first: &first) else { return nil }
+      let found: Int?
+      switch k {
+      case .raw(let b): found = keys.find(b, from: previous)
+      case .text(let t): found = keys.names.firstIndex { $0.elementsEqual(t.utf8) }
+      }
+      if let f = found { previous = f + 1 }
+      return found ?? -1
+    }
+
+    enum Key {
+      /// The key's bytes, when it has no escapes (every key sluice writes).
+      case raw(UnsafeBufferPointer<UInt8>)
+      case text(String)
+    }
+
+    /// The next key of an object opened with `open`, with its `:` read; nil after the `}`.
+    mutating func nextKey(first: inout Bool) throws -> Key? {
       skip()
       guard i < bytes.count else { throw fail("object not closed") }
       if bytes[i] == 0x7D {
@@ -87,19 +84,17 @@ enum StateCodec {
       let start = i + 1
       var end = start
       while end < bytes.count && bytes[end] != 0x22 && bytes[end] != 0x5C { end += 1 }
-      var found: Int?
+      let key: Key
       if end < bytes.count && bytes[end] == 0x22 {
-        found = keys.find(UnsafeBufferPointer(rebasing: bytes[start..<end]), from: previous)
+        key = .raw(UnsafeBufferPointer(rebasing: bytes[start..<end]))
         i = end + 1
       } else {
-        let k = try quoted()
-        found = keys.names.firstIndex { $0.elementsEqual(k.utf8) }
+        key = .text(try quoted())
       }
-      if let f = found { previous = f + 1 }
       skip()
       guard i < bytes.count, bytes[i] == 0x3A else { throw fail("expected :") }
       i += 1
-      return found ?? -1
+      return key
     }
 
     /// Reads an array (nil for `null`), calling `element` for each element.
@@ -160,24 +155,30 @@ enum StateCodec {
       return try quoted()
     }
 
-    mutating func int() throws -> Int? {
-      if try isNull() { return nil }
+    /// The text of the number that starts here (digits, sign, point, exponent),
+    /// and whether it has a fraction or an exponent.
+    mutating func numberText() throws -> (text: String, fractional: Bool) {
       let start = i
-      var isDouble = false
+      var fractional = false
       while i < bytes.count {
         let c = bytes[i]
         if (c >= 0x30 && c <= 0x39) || c == 0x2D || c == 0x2B {
           i += 1
         } else if c == 0x2E || c == 0x65 || c == 0x45 {
-          isDouble = true
+          fractional = true
           i += 1
         } else {
           break
         }
       }
       guard i > start else { throw fail("expected a number") }
-      let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
-      if !isDouble, let n = Int(text) { return n }
+      return (String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self), fractional)
+    }
+
+    mutating func int() throws -> Int? {
+      if try isNull() { return nil }
+      let (text, fractional) = try numberText()
+      if !fractional, let n = Int(text) { return n }
       guard let d = Double(text), d == d.rounded(), let n = Int(exactly: d) else {
         throw fail("expected a whole number")
       }
@@ -186,16 +187,7 @@ enum StateCodec {
 
     mutating func double() throws -> Double? {
       if try isNull() { return nil }
-      let start = i
-      while i < bytes.count,
-        (bytes[i] >= 0x30 && bytes[i] <= 0x39) || bytes[i] == 0x2D || bytes[i] == 0x2B || bytes[i] == 0x2E
-          || bytes[i] == 0x65 || bytes[i] == 0x45
-      {
-        i += 1
-      }
-      guard i > start,
-        let d = Double(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self))
-      else { throw fail("expected a number") }
+      guard let d = Double(try numberText().text) else { throw fail("expected a number") }
       return d
     }
 
@@ -222,14 +214,7 @@ enum StateCodec {
       case 0x66: try literal("false")
       case 0x6E: try literal("null")
       default:
-        let start = i
-        while i < bytes.count,
-          (bytes[i] >= 0x30 && bytes[i] <= 0x39) || bytes[i] == 0x2D || bytes[i] == 0x2B
-            || bytes[i] == 0x2E || bytes[i] == 0x65 || bytes[i] == 0x45
-        {
-          i += 1
-        }
-        if i == start { throw fail("unexpected character") }
+        guard (try? numberText()) != nil else { throw fail("unexpected character") }
       }
     }
 
@@ -551,11 +536,17 @@ enum StateCodec {
       key(k)
       list(v)
     }
-    mutating func list(_ v: [String]) {
+    mutating func list(_ v: [String]) { array(v) { o, s in o.w.string(s) } }
+
+    /// `[a,b,...]`, each item written by `each`; `lines` starts each on a new line.
+    mutating func array<S: Sequence>(_ items: S, lines: Bool = false, _ each: (inout W, S.Element) -> Void) {
       w.raw("[")
-      for (i, s) in v.enumerated() {
-        if i > 0 { w.raw(",") }
-        w.string(s)
+      var firstItem = true
+      for x in items {
+        if !firstItem { w.raw(",") }
+        firstItem = false
+        if lines { w.raw("\n") }
+        each(&self, x)
       }
       w.raw("]")
     }
@@ -573,9 +564,7 @@ enum StateCodec {
     o.strings("env", r.env)
     o.int("exitCode", r.exitCode)
     o.key("history")
-    o.w.raw("[")
-    for (i, h) in r.history.enumerated() {
-      if i > 0 { o.w.raw(",") }
+    o.array(r.history) { o, h in
       o.open()
       o.int("attempt", h.attempt)
       o.int("exitCode", h.exitCode)
@@ -585,19 +574,13 @@ enum StateCodec {
       o.str("state", h.state.rawValue)
       o.close()
     }
-    o.w.raw("]")
     o.str("id", r.id)
     o.str("jobID", r.jobID)
     o.int("maxRetries", r.maxRetries)
     o.str("missingSince", r.missingSince)
     o.str("name", r.name)
     o.key("params")
-    o.w.raw("[")
-    for (i, p) in r.params.enumerated() {
-      if i > 0 { o.w.raw(",") }
-      o.list(p)
-    }
-    o.w.raw("]")
+    o.array(r.params) { o, p in o.list(p) }
     o.int("pid", r.pid.map(Int.init))
     o.int("pidStart", r.pidStart.map { Int(truncatingIfNeeded: $0) })
     o.str("reason", r.reason)
@@ -641,18 +624,9 @@ enum StateCodec {
     o.int("event_seq", s.eventSeq)
     o.int("run_seq", s.runSeq)
     o.key("runs")
-    o.w.raw("[")
-    for (i, r) in s.runs.enumerated() {
-      if i > 0 { o.w.raw(",") }
-      o.w.raw("\n")
-      write(r, &o)
-    }
-    o.w.raw("]")
+    o.array(s.runs, lines: true) { o, r in write(r, &o) }
     o.key("sweeps")
-    o.w.raw("[")
-    for (i, sw) in s.sweeps.enumerated() {
-      if i > 0 { o.w.raw(",") }
-      o.w.raw("\n")
+    o.array(s.sweeps, lines: true) { o, sw in
       o.open()
       o.key("archived")
       o.open()
@@ -665,7 +639,6 @@ enum StateCodec {
       o.str("task", sw.task)
       o.close()
     }
-    o.w.raw("]")
     o.int("version", Store.formatVersion)
     o.close()
     o.w.raw("\n")

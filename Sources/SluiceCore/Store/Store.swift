@@ -145,17 +145,17 @@ public final class Store: @unchecked Sendable {
 
   var lastSyncPath: String { dir + "/last-sync" }
 
-  /// Notes that the scheduler was just asked about every in-flight run.
-  public func markSynced(_ stamp: String) {
-    try? Files.writeAtomically(lastSyncPath, text: stamp + "\n", mode: fileMode, durability: .ordered)
+  /// Where the script of the submission tagged `tag` is kept.
+  public func scriptPath(tag: String) -> String { scriptsDir + "/\(tag).sh" }
+
+  /// Notes that the scheduler was just asked about every in-flight run: the
+  /// file's time is the note (a tick that changes nothing writes nothing else).
+  public func markSynced(_ now: Date) {
+    try? Files.touch(lastSyncPath, time: now, mode: fileMode)
   }
 
   /// When the scheduler was last asked, nil if never.
-  public func lastSync() -> Date? {
-    (try? Files.readText(lastSyncPath)).flatMap {
-      Timestamps.parse($0.trimmingCharacters(in: .whitespacesAndNewlines))
-    }
-  }
+  public func lastSync() -> Date? { Files.modified(lastSyncPath) }
 
   /// Forces an `.ordered` save to stable storage.
   public func syncActive() throws { try Files.sync(activePath) }

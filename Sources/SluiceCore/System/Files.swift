@@ -111,6 +111,25 @@ public enum Files {
     try writeAtomically(path, Data(text.utf8), mode: mode, durability: durability)
   }
 
+  /// Sets a file's modification time to `time`, creating the file empty if needed:
+  /// one call (one NFS SETATTR) to note when something happened.
+  public static func touch(_ path: String, time: Date, mode: mode_t = 0o600) throws {
+    let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, mode)
+    if fd < 0 { throw FileError.errno(path, "cannot open") }
+    defer { close(fd) }
+    let t = time.timeIntervalSince1970
+    let spec = timespec(tv_sec: Int(t.rounded(.down)), tv_nsec: Int((t - t.rounded(.down)) * 1e9))
+    var times = [spec, spec]
+    if futimens(fd, &times) != 0 { throw FileError.errno(path, "cannot set its time") }
+  }
+
+  /// A file's modification time, nil if it does not exist.
+  public static func modified(_ path: String) -> Date? {
+    var st = stat()
+    guard stat(path, &st) == 0 else { return nil }
+    return Date(timeIntervalSince1970: Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9)
+  }
+
   /// Forces an `.ordered` write to stable storage: the file, then its folder (the rename).
   public static func sync(_ path: String) throws {
     let fd = open(path, O_RDONLY | O_CLOEXEC)

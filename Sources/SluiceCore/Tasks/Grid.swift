@@ -106,14 +106,7 @@ public enum Grid {
   /// Fills placeholders. Values are inserted as written: they come from the
   /// user's own plan, like the command itself.
   public static func fill(_ command: String, with values: [String: String]) -> String {
-    var out = ""
-    scan(command) { token in
-      switch token {
-      case .text(let t): out += t
-      case .placeholder(let n): out += values[n] ?? "{\(n)}"
-      }
-    }
-    return out
+    substitute(tokens(command)) { values[$0] }
   }
 
   /// The command for one configuration: values shell-quoted where they need it.
@@ -129,12 +122,16 @@ public enum Grid {
   }
 
   static func command(_ tokens: [Token], for values: [(String, String)]) -> String {
+    substitute(tokens) { n in values.last(where: { $0.0 == n }).map { Shell.quote($0.1) } }
+  }
+
+  /// The tokens with each placeholder replaced by `value(name)`, or left as `{name}`.
+  static func substitute(_ tokens: [Token], _ value: (String) -> String?) -> String {
     var out = ""
     for t in tokens {
       switch t {
       case .text(let s): out += s
-      case .placeholder(let n):
-        if let v = values.last(where: { $0.0 == n }) { out += Shell.quote(v.1) } else { out += "{\(n)}" }
+      case .placeholder(let n): out += value(n) ?? "{\(n)}"
       }
     }
     return out

@@ -61,6 +61,16 @@ final class SystemTests: XCTestCase {
       r.stdoutText, "after sync\n", "the program started during beforeInput, and got its input only after it")
   }
 
+  func testTouchSetsTheTimeModifiedReads() throws {
+    let path = makeTempDir(self) + "/note"
+    XCTAssertNil(Files.modified(path))
+    let t = Date(timeIntervalSince1970: 1_764_615_314.25)
+    try Files.touch(path, time: t)
+    XCTAssertEqual(Files.modified(path)?.timeIntervalSince1970 ?? 0, t.timeIntervalSince1970, accuracy: 0.001)
+    try Files.touch(path, time: t.addingTimeInterval(60))
+    XCTAssertEqual(Files.modified(path)?.timeIntervalSince(t) ?? 0, 60, accuracy: 0.001)
+  }
+
   func testShippedTemplateIsTheBuiltInOne() {
     XCTAssertEqual(read(packageRoot + "/templates/sbatch.sh"), Template.builtin)
   }

@@ -83,6 +83,28 @@ final class SqueueParserTests: XCTestCase {
       XCTAssertEqual(fast, slow, String(t.prefix(200)))
     }
     XCTAssertGreaterThan(texts.count, 10)
+    // ...and it does read the plain rows itself (else the comparison above proves nothing).
+    for plain in [row("123", "123", "N/A"), row("130", "124", "7", state: "running")] {
+      let taken = Array(plain.utf8).withUnsafeBufferPointer { b -> Bool in
+        var fields: [Range<Int>] = []
+        _ = SqueueParser.split(b, 0..<b.count, Array(SlurmQueries.fieldSeparator.utf8), into: &fields)
+        if fields.count > SqueueParser.fields.count { fields.removeLast() }  // the trailing separator
+        return SqueueParser.fastJob(b, fields) != nil
+      }
+      XCTAssertTrue(taken, plain)
+    }
+  }
+
+  func testTagOfJobName() {
+    let tag = SlurmBackend.tag(ofJobName:)
+    XCTAssertEqual(tag("grid.sl0123456789"), "sl0123456789")
+    XCTAssertEqual(tag("ünïcödé.sl0123456789"), "sl0123456789")
+    XCTAssertEqual(tag("a.slé12345678a"), "slé12345678a", "twelve characters, not bytes")
+    XCTAssertNil(tag("x.sl012345678"))
+    XCTAssertNil(tag("x.sl01234.6789"))
+    XCTAssertNil(tag("sl0123456789"))
+    XCTAssertNil(tag("x.ab0123456789"))
+    XCTAssertNil(tag(""))
   }
 
   func testTresPerNodeTimesNodes() {

@@ -130,17 +130,37 @@ public enum SlurmText {
   /// Trims spaces, tabs, `\r`, `\n` and the ASCII record separator U+001E.
   public static func trim(_ text: String) -> String {
     // Fast path: nothing to trim (most fields), no copy.
-    func edge(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D || b == 0x0A || b == 0x1E }
     guard let f = text.utf8.first, let l = text.utf8.last else { return text }
-    if !edge(f) && !edge(l) { return text }
+    if !isEdge(f) && !isEdge(l) { return text }
     let bytes = Array(text.utf8)
     var start = 0
     var end = bytes.count
-    func trimmable(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D || b == 0x0A || b == 0x1E }
-    while start < end, trimmable(bytes[start]) { start += 1 }
-    while end > start, trimmable(bytes[end - 1]) { end -= 1 }
+    while start < end, isEdge(bytes[start]) { start += 1 }
+    while end > start, isEdge(bytes[end - 1]) { end -= 1 }
     if start == 0, end == bytes.count { return text }
     return string(bytes, start, end)
+  }
+
+  /// What `trim` removes: space, tab, `\r`, `\n`, U+001E.
+  static func isEdge(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D || b == 0x0A || b == 0x1E }
+
+  /// The words Slurm prints for "no value", lower-cased.
+  static func isNullWord(lowercased t: String) -> Bool {
+    switch t {
+    case "", "n/a", "(null)", "none", "unknown", "\"none\"", "\"unknown\"": return true
+    default: return false
+    }
+  }
+
+  /// Plain ASCII digits (1 to 18 of them) as an Int.
+  static func digits<C: Collection<UInt8>>(_ bytes: C) -> Int? {
+    guard !bytes.isEmpty, bytes.count <= 18 else { return nil }
+    var n = 0
+    for c in bytes {
+      guard c >= 0x30 && c <= 0x39 else { return nil }
+      n = n * 10 + Int(c - 0x30)
+    }
+    return n
   }
 
   static func string(_ bytes: [UInt8], _ from: Int, _ to: Int) -> String {
@@ -151,10 +171,7 @@ public enum SlurmText {
   /// `(null)`, `None`, `Unknown`, `n/a`; otherwise the trimmed text.
   public static func nonEmpty(_ text: String) -> String? {
     let t = trim(text)
-    switch t.lowercased() {
-    case "", "n/a", "(null)", "none", "unknown", "\"none\"", "\"unknown\"": return nil
-    default: return t
-    }
+    return isNullWord(lowercased: t.lowercased()) ? nil : t
   }
 
   /// The leading run of ASCII digits as an Int (`"193000+"` → 193000), or nil.
@@ -170,12 +187,7 @@ public enum SlurmText {
   }
 
   /// The text as an Int if it is made only of ASCII digits (at most 18), else nil.
-  public static func strictInt(_ text: String) -> Int? {
-    guard !text.isEmpty, text.count <= 18,
-      text.unicodeScalars.allSatisfy({ $0.isASCII && ("0"..."9").contains($0) })
-    else { return nil }
-    return Int(text)
-  }
+  public static func strictInt(_ text: String) -> Int? { digits(text.utf8) }
 
   /// Field-name key: lower-cased, `-`/`_`/spaces removed, width suffixes dropped
   /// (`nodehost:100` → `nodehost`, `jobid%25` → `jobid`).

@@ -217,32 +217,15 @@ public enum SqueueParser {
       submitTime: optional(10), startTime: optional(11), user: optional(12), jobIDRaw: jobID)
   }
 
-  /// Plain ASCII digits (1 to 18 of them) as an Int.
   static func digits(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Int? {
-    guard !r.isEmpty, r.count <= 18 else { return nil }
-    var n = 0
-    for k in r {
-      let c = b[k]
-      guard c >= 0x30 && c <= 0x39 else { return nil }
-      n = n * 10 + Int(c - 0x30)
-    }
-    return n
+    SlurmText.digits(UnsafeBufferPointer(rebasing: b[r]))
   }
 
-  /// What `SlurmText.nonEmpty` reads as no value: empty, `N/A`, `(null)`, `None`,
-  /// `Unknown` (any case), and those in double quotes.
+  /// `SlurmText.nonEmpty`'s test on bytes: no value.
   static func isNullWord(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
-    if r.isEmpty { return true }
     guard r.count <= 9 else { return false }
-    var lower: [UInt8] = []
-    for k in r {
-      let c = b[k]
-      lower.append(c >= 0x41 && c <= 0x5A ? c + 0x20 : c)
-    }
-    switch String(decoding: lower, as: UTF8.self) {
-    case "n/a", "(null)", "none", "unknown", "\"none\"", "\"unknown\"": return true
-    default: return false
-    }
+    let lower = b[r].map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }
+    return SlurmText.isNullWord(lowercased: String(decoding: lower, as: UTF8.self))
   }
 
   static func mentionsGPU(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
@@ -251,13 +234,11 @@ public enum SqueueParser {
 
   // Byte helpers for the one-pass reader.
 
-  static func isEdge(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D || b == 0x0A || b == 0x1E }
-
   static func trimmed(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Range<Int> {
     var lo = r.lowerBound
     var hi = r.upperBound
-    while lo < hi && isEdge(b[lo]) { lo += 1 }
-    while hi > lo && isEdge(b[hi - 1]) { hi -= 1 }
+    while lo < hi && SlurmText.isEdge(b[lo]) { lo += 1 }
+    while hi > lo && SlurmText.isEdge(b[hi - 1]) { hi -= 1 }
     return lo..<hi
   }
 
