@@ -66,9 +66,15 @@ public final class SlurmCLI {
   }
 
   /// Starts a command on another thread (counted now), so sluice's own work
-  /// overlaps with Slurm's answer.
-  public func start(_ argv: [String], timeout: Double? = nil) -> Pending {
-    let made = Result { try request(argv, timeout: timeout) }
+  /// overlaps with Slurm's answer; `onStdout` sees its output as it comes.
+  public func start(
+    _ argv: [String], timeout: Double? = nil, onStdout: (@Sendable (Data) -> Void)? = nil
+  ) -> Pending {
+    let made = Result {
+      var r = try request(argv, timeout: timeout)
+      r.onStdout = onStdout
+      return r
+    }
     let runner = self.runner
     return Pending(argv: argv, work: Background { try runner.run(made.get()) })
   }
@@ -148,7 +154,7 @@ public final class SlurmBackend: Backend, ArrayLimited {
   let user: String
   let cachePath: String?
   let clock: Clock
-  private var queueCache: [QueuedJob]?
+  private var queueCache: QueueIndex?
   /// Problems that did not stop the tick (e.g. accounting unreachable).
   public private(set) var warnings: [String] = []
   private var facts: SlurmFacts?
@@ -176,16 +182,32 @@ public final class SlurmBackend: Backend, ArrayLimited {
 
   private var pendingNodes: SlurmCLI.Pending?
   private var pendingQueue: SlurmCLI.Pending?
+  /// The prefetched answers read on their own threads as soon as they come, so
+  /// the tick finds them parsed (and the queue indexed) when it asks.
+  private var readNodes: Background<[NodeInfo]?>?
+  private var readQueue: Background<QueueIndex?>?
   private var nodesCache: [NodeInfo]?
 
   /// Starts the tick's one `sinfo` and one `squeue` at once, in the background.
   public func prefetch() {
     // With `max_concurrent` set, g is that number: the nodes are not needed.
     if pendingNodes == nil && nodesCache == nil && config.maxConcurrent == nil {
-      pendingNodes = cli.start(SlurmQueries.sinfoNodes(cluster: config.clusters))
+      let p = cli.start(SlurmQueries.sinfoNodes(cluster: config.clusters))
+      pendingNodes = p
+      readNodes = Background(yielding: true) {
+        guard let r = try? p.work.wait(), r.succeeded else { return nil }
+        return SinfoParser.parseNodes(r.stdoutText).items
+      }
     }
     if pendingQueue == nil && queueCache == nil {
-      pendingQueue = cli.start(SlurmQueries.squeue(user: user, cluster: config.clusters))
+      // Read line by line while squeue prints (it writes ~150 bytes a job).
+      let reader = QueueReader()
+      let p = cli.start(SlurmQueries.squeue(user: user, cluster: config.clusters), onStdout: reader.feed)
+      pendingQueue = p
+      readQueue = Background {
+        guard let r = try? p.work.wait(), r.succeeded else { return nil }
+        return reader.finish(whole: r.stdout)
+      }
     }
   }
 
@@ -204,17 +226,23 @@ public final class SlurmBackend: Backend, ArrayLimited {
 
   public func nodes() throws -> [NodeInfo] {
     if let n = nodesCache { return n }
+    let read = readNodes
+    readNodes = nil
     let r = try answer(SlurmQueries.sinfoNodes(cluster: config.clusters), prefetched: &pendingNodes)
-    let n = SinfoParser.parseNodes(r.stdoutText).items
+    let n = (read.flatMap { try? $0.wait() } ?? nil) ?? SinfoParser.parseNodes(r.stdoutText).items
     nodesCache = n
     return n
   }
 
-  public func queue() throws -> [QueuedJob] {
+  public func queue() throws -> [QueuedJob] { try queueIndex().jobs }
+
+  func queueIndex() throws -> QueueIndex {
     if let q = queueCache { return q }
+    let read = readQueue
+    readQueue = nil
     let r = try answer(SlurmQueries.squeue(user: user, cluster: config.clusters), prefetched: &pendingQueue)
     Trace.mark("squeue answered")
-    let q = SqueueParser.parse(r.stdoutText).items
+    let q = (read.flatMap { try? $0.wait() } ?? nil) ?? QueueIndex(SqueueParser.parse(r.stdoutText).items)
     Trace.mark("squeue parsed")
     queueCache = q
     return q
@@ -363,6 +391,65 @@ public final class SlurmBackend: Backend, ArrayLimited {
     return c
   }
 
+  /// The queue with its jobs by id and by submission tag (built where squeue's
+  /// answer is read, off the tick's thread).
+  struct QueueIndex: Sendable {
+    private(set) var jobs: [QueuedJob] = []
+    private(set) var byID: [String: Int] = [:]
+    private(set) var byTag: [String: [QueuedJob]] = [:]
+    // An array's tasks come line after line with one name (one String, too).
+    private var lastName: String?
+    private var lastTag: String?
+
+    init(_ jobs: [QueuedJob] = []) { add(jobs) }
+
+    mutating func add(_ more: [QueuedJob]) {
+      byID.reserveCapacity(jobs.count + more.count)
+      for j in more {
+        byID[j.id.description] = jobs.count
+        jobs.append(j)
+        if j.name != lastName {
+          lastName = j.name
+          lastTag = SlurmBackend.tag(ofJobName: j.name)
+        }
+        if let t = lastTag { byTag[t, default: []].append(j) }
+      }
+    }
+  }
+
+  /// Reads squeue's answer while it comes: each piece's whole lines are parsed
+  /// and indexed at once (lines stand alone), the unfinished last line waits for
+  /// the next piece. `finish` checks it saw all of the output; if not (a runner
+  /// that does not stream), it reads the whole output.
+  final class QueueReader: @unchecked Sendable {
+    private let lock = NSLock()
+    private var index = QueueIndex()
+    private var rest = Data()
+    private var seen = 0
+
+    @Sendable func feed(_ piece: Data) {
+      lock.lock()
+      defer { lock.unlock() }
+      seen += piece.count
+      rest.append(piece)
+      guard let nl = rest.lastIndex(of: 0x0A) else { return }
+      let lines = rest[rest.startIndex...nl]
+      index.add(SqueueParser.parse(String(decoding: lines, as: UTF8.self)).items)
+      rest = Data(rest[(nl + 1)...])
+    }
+
+    func finish(whole: Data) -> QueueIndex {
+      lock.lock()
+      defer { lock.unlock() }
+      guard seen == whole.count else {
+        return QueueIndex(SqueueParser.parse(String(decoding: whole, as: UTF8.self)).items)
+      }
+      if !rest.isEmpty { index.add(SqueueParser.parse(String(decoding: rest, as: UTF8.self)).items) }
+      rest = Data()
+      return index
+    }
+  }
+
   static func tag(ofJobName name: String) -> String? {
     // Bytes first (every squeue line passes here): `... .slXXXXXXXXXX` in ASCII.
     // (`.` + 12 characters is at least 13 bytes.)
@@ -380,14 +467,9 @@ public final class SlurmBackend: Backend, ArrayLimited {
   }
 
   public func observe(runs: [Run], context: ObserveContext) throws -> [RunUpdate] {
-    let queue = try self.queue()
-    var byID: [String: QueuedJob] = [:]
-    byID.reserveCapacity(queue.count)
-    var byTag: [String: [QueuedJob]] = [:]
-    for j in queue {
-      byID[j.id.description] = j
-      if let t = Self.tag(ofJobName: j.name) { byTag[t, default: []].append(j) }
-    }
+    let index = try queueIndex()
+    let queue = index.jobs
+    let byTag = index.byTag
     var updates: [RunUpdate] = []
     var needAccounting: [Run] = []
     var squeueTerminal: [String: QueuedJob] = [:]
@@ -400,7 +482,7 @@ public final class SlurmBackend: Backend, ArrayLimited {
         continue
       }
       let id = runs[i].jobID!
-      if let j = byID[id] ?? pendingRangeMatch(runs[i], byID: byID, queue: queue) {
+      if let j = index.byID[id].map({ queue[$0] }) ?? pendingRangeMatch(runs[i], queue: queue) {
         if StateMap.runState(slurm: j.state, exitCode: nil) == nil {
           let state = StateMap.inFlightState(slurm: j.state)
           updates.append(
@@ -537,7 +619,7 @@ public final class SlurmBackend: Backend, ArrayLimited {
   }
 
   /// A pending array range such as `123_[4-9%3]` covers tasks 4..9 of job 123.
-  func pendingRangeMatch(_ run: Run, byID: [String: QueuedJob], queue: [QueuedJob]) -> QueuedJob? {
+  func pendingRangeMatch(_ run: Run, queue: [QueuedJob]) -> QueuedJob? {
     guard let a = run.arrayJobID, let idx = run.arrayIndex else { return nil }
     for j in queue where j.id.base == a && j.id.arrayRange != nil {
       if Self.range(j.id.arrayRange!, contains: idx) { return j }

@@ -95,6 +95,54 @@ final class SqueueParserTests: XCTestCase {
     }
   }
 
+  /// The byte test for "no value" says what `SlurmText.nonEmpty` says, for the words,
+  /// their other cases and near misses.
+  func testNullWordsOnBytesMatchTheTextRule() {
+    var samples = ["", "N/A", "n/a", "(null)", "(NULL)", "None", "NONE", "none", "Unknown", "UNKNOWN"]
+    samples += [
+      "\"None\"", "\"unknown\"", "Nonee", "non", "N/", "(nul)", "unknow", "0", "2026-12-02T01:00:00",
+    ]
+    samples += ["root", "gpu", "Priority", "nOnE", "uNkNoWn", "n/A"]
+    for t in samples {
+      let bytes = Array(t.utf8)
+      let onBytes = bytes.withUnsafeBufferPointer { SqueueParser.isNullWord($0, 0..<$0.count) }
+      XCTAssertEqual(onBytes, SlurmText.nonEmpty(t) == nil, t)
+    }
+  }
+
+  /// squeue's answer read piece by piece as it arrives gives the jobs, ids and tags
+  /// that reading it whole gives, wherever the pieces split it (mid-line, mid-field,
+  /// between a CR and its LF, one byte at a time).
+  func testQueueReadPieceByPieceAsWhole() throws {
+    var text = try Fixture.names(in: "captured").filter { $0.hasPrefix("squeue") }
+      .map { try Fixture.text($0, in: "captured") }.joined(separator: "\n")
+    text +=
+      "\n" + row("130", "124", "7", "grid.sl0123456789") + "\r\n"
+      + row("131", "124", "8", "grid.sl0123456789")
+    let whole = Data(text.utf8)
+    let expected = SlurmBackend.QueueIndex(SqueueParser.parse(text).items)
+    XCTAssertGreaterThan(expected.jobs.count, 3)
+    var rng = SystemRandomNumberGenerator()
+    for sizes in [[1], [7], [64], [4096], [whole.count]]
+      + (0..<5).map { _ in [Int.random(in: 1...300, using: &rng)] }
+    {
+      let reader = SlurmBackend.QueueReader()
+      var at = 0
+      while at < whole.count {
+        let n = min(sizes[0], whole.count - at)
+        reader.feed(whole.subdata(in: at..<(at + n)))
+        at += n
+      }
+      let got = reader.finish(whole: whole)
+      XCTAssertEqual(got.jobs, expected.jobs, "pieces of \(sizes[0])")
+      XCTAssertEqual(got.byID, expected.byID)
+      XCTAssertEqual(got.byTag, expected.byTag)
+    }
+    // A runner that did not stream: the whole output is read.
+    let unfed = SlurmBackend.QueueReader()
+    XCTAssertEqual(unfed.finish(whole: whole).jobs, expected.jobs)
+  }
+
   func testTagOfJobName() {
     let tag = SlurmBackend.tag(ofJobName:)
     XCTAssertEqual(tag("grid.sl0123456789"), "sl0123456789")

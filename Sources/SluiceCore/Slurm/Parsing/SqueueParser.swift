@@ -95,6 +95,7 @@ public enum SqueueParser {
       }
     }
     var result = SlurmParseResult<QueuedJob>()
+    var recent = RecentFields()
     var text = text
     text.makeContiguousUTF8()
     let sep = Array((separator ?? "").utf8)
@@ -123,6 +124,10 @@ public enum SqueueParser {
         } else {
           ranges = []
         }
+        if ownLayout, ranges.count == roles.count, let job = fastJob(bytes, ranges, recent: &recent) {
+          result.items.append(job)
+          continue
+        }
         var row = Row()
         var count = ranges.count
         if ranges.isEmpty {
@@ -133,10 +138,6 @@ public enum SqueueParser {
             for (i, v) in values.enumerated() where firstOfRole[i] { row[roles[i]!] = v }
           }
         } else if count == roles.count {
-          if ownLayout, let job = fastJob(bytes, ranges) {
-            result.items.append(job)
-            continue
-          }
           for i in 0..<count where firstOfRole[i] {
             row[roles[i]!] = string(bytes, trimmed(bytes, ranges[i]))
           }
@@ -189,6 +190,34 @@ public enum SqueueParser {
   /// is unusual (not plain digits, a range, a GPU request): the general reader
   /// then takes the line.
   static func fastJob(_ b: UnsafeBufferPointer<UInt8>, _ f: [Range<Int>]) -> QueuedJob? {
+    var recent = RecentFields()
+    return fastJob(b, f, recent: &recent)
+  }
+
+  /// The String last made for each column, by the bytes it came from: an array's
+  /// tasks share their name, state, reason, partition, times and user line after
+  /// line, and comparing a few bytes costs less than making a String again.
+  struct RecentFields {
+    var ranges = [Range<Int>](repeating: 0..<0, count: 16)
+    var values = [String?](repeating: nil, count: 16)
+
+    mutating func text(_ b: UnsafeBufferPointer<UInt8>, _ k: Int, _ r: Range<Int>) -> String {
+      if let v = values[k], ranges[k].count == r.count,
+        r.isEmpty
+          || memcmp(b.baseAddress! + ranges[k].lowerBound, b.baseAddress! + r.lowerBound, r.count) == 0
+      {
+        return v
+      }
+      let v = string(b, r)
+      ranges[k] = r
+      values[k] = v
+      return v
+    }
+  }
+
+  static func fastJob(
+    _ b: UnsafeBufferPointer<UInt8>, _ f: [Range<Int>], recent: inout RecentFields
+  ) -> QueuedJob? {
     // 0 JobID, 1 ArrayJobID, 2 ArrayTaskID, 3 Name, 4 State, 5 Reason, 6 Partition,
     // 7 tres-per-job, 8 tres-per-node, 9 tres-alloc, 10 SubmitTime, 11 StartTime, 12 UserName
     let jobRange = trimmed(b, f[0])
@@ -203,17 +232,27 @@ public enum SqueueParser {
     }
     for k in 7...9 where mentionsGPU(b, f[k]) { return nil }
     let stateRange = trimmed(b, f[4])
-    for k in stateRange where b[k] >= 0x80 { return nil }
-    var state = [UInt8](UnsafeBufferPointer(rebasing: b[stateRange]))
-    for k in state.indices where state[k] >= 0x61 && state[k] <= 0x7A { state[k] -= 0x20 }
-    func text(_ k: Int) -> String { string(b, trimmed(b, f[k])) }
+    var lower = false
+    for k in stateRange {
+      if b[k] >= 0x80 { return nil }
+      if b[k] >= 0x61 && b[k] <= 0x7A { lower = true }
+    }
+    let state: String
+    if lower {
+      var upper = [UInt8](UnsafeBufferPointer(rebasing: b[stateRange]))
+      for k in upper.indices where upper[k] >= 0x61 && upper[k] <= 0x7A { upper[k] -= 0x20 }
+      state = String(decoding: upper, as: UTF8.self)
+    } else {
+      state = recent.text(b, 4, stateRange)
+    }
+    func text(_ k: Int) -> String { recent.text(b, k, trimmed(b, f[k])) }
     func optional(_ k: Int) -> String? {
       let r = trimmed(b, f[k])
-      return isNullWord(b, r) ? nil : string(b, r)
+      return isNullWord(b, r) ? nil : recent.text(b, k, r)
     }
     return QueuedJob(
       id: id, rawID: id.arrayTask.map { "\(id.base)_\($0)" } ?? String(id.base), name: text(3),
-      state: String(decoding: state, as: UTF8.self), reason: text(5), partition: text(6), gpus: 0,
+      state: state, reason: text(5), partition: text(6), gpus: 0,
       submitTime: optional(10), startTime: optional(11), user: optional(12), jobIDRaw: jobID)
   }
 
@@ -221,11 +260,26 @@ public enum SqueueParser {
     SlurmText.digits(UnsafeBufferPointer(rebasing: b[r]))
   }
 
+  /// `SlurmText.isNullWord`'s words (the test checks the two lists agree).
+  static let nullWords: [[UInt8]] = ["n/a", "(null)", "none", "unknown", "\"none\"", "\"unknown\""].map {
+    Array($0.utf8)
+  }
+
   /// `SlurmText.nonEmpty`'s test on bytes: no value.
   static func isNullWord(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
     guard r.count <= 9 else { return false }
-    let lower = b[r].map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }
-    return SlurmText.isNullWord(lowercased: String(decoding: lower, as: UTF8.self))
+    if r.isEmpty { return true }
+    // Compared in place, lower-cased byte by byte, with each of the words.
+    for word in nullWords where word.count == r.count {
+      var k = 0
+      while k < word.count {
+        let c = b[r.lowerBound + k]
+        if (c >= 0x41 && c <= 0x5A ? c + 0x20 : c) != word[k] { break }
+        k += 1
+      }
+      if k == word.count { return true }
+    }
+    return false
   }
 
   static func mentionsGPU(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
