@@ -155,6 +155,41 @@ enum StateCodec {
       return try quoted()
     }
 
+    /// The value last read for a field, by its bytes' place in the input.
+    struct Recent {
+      var start = 0
+      var count = -1
+      var value = ""
+    }
+    /// One per field slot (run keys, then resource keys).
+    var recent = [Recent](repeating: Recent(), count: 64)
+
+    /// `string()`, reusing the String read for the same `slot` when the bytes are the
+    /// same (runs of a sweep share their sweep, task, times, reason, partition...):
+    /// comparing a few bytes is cheaper than making and later freeing a String.
+    mutating func string(slot: Int) throws -> String? {
+      if try isNull() { return nil }
+      guard bytes[i] == 0x22 else { throw fail("expected a string") }
+      let start = i + 1
+      var end = start
+      while end < bytes.count && bytes[end] != 0x22 && bytes[end] != 0x5C { end += 1 }
+      guard end < bytes.count, bytes[end] == 0x22 else { return try quoted() }  // escapes: not kept
+      let n = end - start
+      i = end + 1
+      let r = recent[slot]
+      if r.count == n && (n == 0 || memcmp(bytes.baseAddress! + r.start, bytes.baseAddress! + start, n) == 0)
+      {
+        return r.value
+      }
+      let v = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+      recent[slot] = Recent(start: start, count: n, value: v)
+      return v
+    }
+
+    static func continuesNumber(_ c: UInt8) -> Bool {
+      (c >= 0x30 && c <= 0x39) || c == 0x2D || c == 0x2B || c == 0x2E || c == 0x65 || c == 0x45
+    }
+
     /// The text of the number that starts here (digits, sign, point, exponent),
     /// and whether it has a fraction or an exponent.
     mutating func numberText() throws -> (text: String, fractional: Bool) {
@@ -177,6 +212,17 @@ enum StateCodec {
 
     mutating func int() throws -> Int? {
       if try isNull() { return nil }
+      // Plain digits (what the writer puts) read in place; anything else below.
+      var k = i
+      var n = 0
+      while k < bytes.count && k - i < 18, bytes[k] >= 0x30 && bytes[k] <= 0x39 {
+        n = n * 10 + Int(bytes[k] - 0x30)
+        k += 1
+      }
+      if k > i && (k == bytes.count || !Self.continuesNumber(bytes[k])) {
+        i = k
+        return n
+      }
       let (text, fractional) = try numberText()
       if !fractional, let n = Int(text) { return n }
       guard let d = Double(text), d == d.rounded(), let n = Int(exactly: d) else {
@@ -288,19 +334,43 @@ enum StateCodec {
   /// Key names of one kind of object, as bytes.
   struct KeyList {
     let names: [[UInt8]]
-    init(_ names: [String]) { self.names = names.map { Array($0.utf8) } }
+    /// All names in one buffer (`starts[k]`, `lengths[k]`), compared with memcmp.
+    private let flat: [UInt8]
+    private let starts: [Int]
+    private let lengths: [Int]
+
+    init(_ names: [String]) {
+      self.names = names.map { Array($0.utf8) }
+      var flat: [UInt8] = []
+      var starts: [Int] = []
+      for n in self.names {
+        starts.append(flat.count)
+        flat += n
+      }
+      self.flat = flat
+      self.starts = starts
+      self.lengths = self.names.map(\.count)
+    }
 
     /// Position of `key`, looking from `from` onwards first.
     func find(_ key: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
-      let n = names.count
-      var k = 0
-      while k < n {
-        let at = (from + k) % n
-        let name = names[at]
-        if name.count == key.count && name.withUnsafeBufferPointer({ $0.elementsEqual(key) }) { return at }
-        k += 1
+      let n = lengths.count
+      guard n > 0 else { return nil }
+      return flat.withUnsafeBufferPointer { f -> Int? in
+        var k = 0
+        var at = from % n
+        while k < n {
+          if lengths[at] == key.count
+            && (key.count == 0 || memcmp(f.baseAddress! + starts[at], key.baseAddress!, key.count) == 0)
+          {
+            return at
+          }
+          k += 1
+          at += 1
+          if at == n { at = 0 }
+        }
+        return nil
       }
-      return nil
     }
   }
 
@@ -325,21 +395,37 @@ enum StateCodec {
     return v
   }
 
+  /// Resources fields in the order the writer emits them (sorted).
+  enum ResourceKey: String, CaseIterable {
+    case account, constraint, cpus, gpus, mem, nodes, ntasks, partition, qos, time
+
+    static let all = allCases
+    static let keys = KeyList(all.map(\.rawValue))
+  }
+
   static func resources(_ p: inout Parser, depth: Int) throws -> Resources {
     var r = Resources()
-    try p.object(depth: depth) { p, key in
-      switch key {
-      case "gpus": r.gpus = try p.int()
-      case "cpus": r.cpus = try p.int()
-      case "mem": r.mem = try p.string()
-      case "time": r.time = try p.string()
-      case "partition": r.partition = try p.string()
-      case "account": r.account = try p.string()
-      case "qos": r.qos = try p.string()
-      case "constraint": r.constraint = try p.string()
-      case "nodes": r.nodes = try p.int()
-      case "ntasks": r.ntasks = try p.int()
-      default: try p.skipValue(depth: depth + 1)
+    try p.open(depth: depth)
+    var previous = 0
+    var first = true
+    while let at = try p.key(in: ResourceKey.keys, after: &previous, first: &first) {
+      guard at >= 0 else {
+        try p.skipValue(depth: depth + 1)
+        continue
+      }
+      // Slots after the run's own keys: sweeps repeat these values run after run.
+      let slot = RunKey.all.count + at
+      switch ResourceKey.all[at] {
+      case .gpus: r.gpus = try p.int()
+      case .cpus: r.cpus = try p.int()
+      case .mem: r.mem = try p.string(slot: slot)
+      case .time: r.time = try p.string(slot: slot)
+      case .partition: r.partition = try p.string(slot: slot)
+      case .account: r.account = try p.string(slot: slot)
+      case .qos: r.qos = try p.string(slot: slot)
+      case .constraint: r.constraint = try p.string(slot: slot)
+      case .nodes: r.nodes = try p.int()
+      case .ntasks: r.ntasks = try p.int()
       }
     }
     return r
@@ -382,41 +468,41 @@ enum StateCodec {
         continue
       }
       switch RunKey.all[at] {
-      case .id: id = try p.string()
-      case .name: name = try p.string()
-      case .sweep: r.sweep = try p.string()
-      case .task: r.task = try p.string()
-      case .command: command = try p.string()
+      case .id: id = try p.string(slot: at)
+      case .name: name = try p.string(slot: at)
+      case .sweep: r.sweep = try p.string(slot: at)
+      case .task: r.task = try p.string(slot: at)
+      case .command: command = try p.string(slot: at)
       case .params:
         r.params = try p.array(depth: depth + 1) { p in try p.strings(depth: depth + 2) } ?? []
       case .resources: r.resources = try p.isNull() ? Resources() : resources(&p, depth: depth + 1)
-      case .template: r.template = try p.string()
+      case .template: r.template = try p.string(slot: at)
       case .env: r.env = try p.strings(depth: depth + 1)
       case .setup: r.setup = try p.strings(depth: depth + 1)
-      case .workdir: r.workdir = try p.string()
+      case .workdir: r.workdir = try p.string(slot: at)
       case .maxRetries: r.maxRetries = try p.int()
       case .array: r.array = try p.bool()
-      case .state: state = try p.string().flatMap(RunState.init(rawValue:))
-      case .created: created = try p.string()
-      case .jobID: r.jobID = try p.string()
+      case .state: state = try p.string(slot: at).flatMap(RunState.init(rawValue:))
+      case .created: created = try p.string(slot: at)
+      case .jobID: r.jobID = try p.string(slot: at)
       case .arrayJobID: r.arrayJobID = try p.int()
       case .arrayIndex: r.arrayIndex = try p.int()
-      case .submission: r.submission = try p.string()
+      case .submission: r.submission = try p.string(slot: at)
       case .attempt: attempt = try p.int()
-      case .submitted: r.submitted = try p.string()
-      case .started: r.started = try p.string()
-      case .ended: r.ended = try p.string()
+      case .submitted: r.submitted = try p.string(slot: at)
+      case .started: r.started = try p.string(slot: at)
+      case .ended: r.ended = try p.string(slot: at)
       case .exitCode: r.exitCode = try p.int()
       case .signal: r.signal = try p.int()
-      case .reason: r.reason = try p.string()
-      case .scriptPath: r.scriptPath = try p.string()
-      case .stdoutPath: r.stdoutPath = try p.string()
-      case .stderrPath: r.stderrPath = try p.string()
-      case .submitError: r.submitError = try p.string()
-      case .missingSince: r.missingSince = try p.string()
+      case .reason: r.reason = try p.string(slot: at)
+      case .scriptPath: r.scriptPath = try p.string(slot: at)
+      case .stdoutPath: r.stdoutPath = try p.string(slot: at)
+      case .stderrPath: r.stderrPath = try p.string(slot: at)
+      case .submitError: r.submitError = try p.string(slot: at)
+      case .missingSince: r.missingSince = try p.string(slot: at)
       case .pid: r.pid = try p.int().flatMap { Int32(exactly: $0) }
       case .pidStart: r.pidStart = try p.int().flatMap { UInt64(exactly: $0) }
-      case .source: r.source = try p.string()
+      case .source: r.source = try p.string(slot: at)
       case .history:
         r.history = try p.array(depth: depth + 1) { p in try StateCodec.attempt(&p, depth: depth + 2) } ?? []
       }
