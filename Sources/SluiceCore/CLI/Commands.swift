@@ -682,6 +682,7 @@ enum Commands {
     Trace.mark("config and backend ready")
     let report = try engine.tick(TickOptions(dryRun: ctx.args.flag("dry-run")))
     Trace.mark("tick returned")
+    Allocator.keepUntilExit((engine, backend, report))
     let quiet = ctx.args.flag("quiet")
     if let l = report.lockRecovered { ctx.output.error("sluice tick: recovered a stale lock left by \(l)") }
     for w in report.warnings { ctx.output.error(w) }

@@ -166,7 +166,8 @@ public final class Engine {
     var report = TickReport()
     report.backend = backend.name
     // A sync needs no tasks file: runs recorded by `sluice sbatch` outside a project
-    // live in a bare `.sluice/`.
+    // live in a bare `.sluice/`. (Read before the lock: a bad tasks file must leave
+    // no trace, not even a new `.sluice/`.)
     let doc =
       options.syncOnly && !Files.exists(paths.tasksFile)
       ? try TasksParser.parse(Data(), path: displayPath(paths.tasksFile)) : try loadTasks()
@@ -177,18 +178,25 @@ public final class Engine {
     defer { lock.release() }
     report.lockRecovered = lock.recoveredFrom
     Trace.mark("locked")
-    // squeue and sinfo run while the state loads (the scheduler's answer is
-    // the slow part of a tick); a --gpus-free plan needs no scheduler at all.
+    // squeue and sinfo run while the state loads (the scheduler's answer is the
+    // slow part of a tick), after the lock: a snapshot taken before it could miss
+    // jobs that the tick holding it was submitting. A --gpus-free plan needs no
+    // scheduler at all.
     if gpusFreeOverride == nil { backend.prefetch() }
     Trace.mark("prefetch started")
-    var state = try store.loadActive()
+    // Loaded on a thread that yields to squeue and sinfo (see Background): on a
+    // 2-core login node they and slurmctld have the cores, and a tick that took
+    // them to decode its state made their answer, and so itself, later.
+    let store = self.store
+    var state = try Background(yielding: true) { try store.loadActive() }.wait()
     Trace.mark("state loaded")
+    defer { Allocator.keepUntilExit(state) }
     let now = clock.now()
     let stamp = Timestamps.iso(now)
     var events: [Event] = []
 
     // Sync.
-    if state.runs.contains(where: \.state.isInFlight) {
+    if state.inFlightCount > 0 {
       let updates = try backend.observe(
         runs: state.runs,
         context: ObserveContext(now: now, exitsDir: store.exitsDir, lostMargin: Double(config.lostMargin)))
@@ -254,8 +262,8 @@ public final class Engine {
       // Keep queue order = tasks-file order (stable for ad-hoc runs).
       let order = Dictionary(uniqueKeysWithValues: doc.tasks.enumerated().map { ($1.id, $0) })
       var queuedAt: [(order: Int, at: Int)] = []
-      for (i, r) in state.runs.enumerated() where r.state == .queued {
-        queuedAt.append((order[r.task ?? ""] ?? Int.max, i))
+      for i in state.runs.indices where state.runs[i].state == .queued {
+        queuedAt.append((order[state.runs[i].task ?? ""] ?? Int.max, i))
       }
       queuedAt.sort { ($0.order, $0.at) < ($1.order, $1.at) }
       // Only queued runs of tasks that may run now go out (ad-hoc runs always may).
@@ -424,8 +432,8 @@ public final class Engine {
     let edits = Expander.markerEdits(document: doc, state: state)
     let markers = edits.isEmpty ? nil : Background { try WriteBack.write(edits, document: doc) }
     defer { _ = try? markers?.wait() }  // never leave it running past the lock, even on an error
-    report.inFlight = state.runs.count { $0.state.isInFlight }
-    report.queued = state.runs.count { $0.state == .queued }
+    report.inFlight = state.inFlightCount
+    report.queued = state.count(in: .queued)
     if report.changed || markers != nil {
       // Whole-file writes, not forced to disk: a machine crash soon after may bring
       // back the previous versions, which the next tick rebuilds from Slurm (runs
@@ -497,13 +505,8 @@ public final class Engine {
   static func apply(_ u: RunUpdate, to r: inout Run, now: String) -> (
     any: Bool, adopted: Bool, requeued: Bool
   ) {
+    // Field by field, not through key paths (a tick applies one update per run in flight).
     var any = false
-    func set<T: Equatable>(_ field: WritableKeyPath<Run, T>, _ value: T) {
-      if r[keyPath: field] != value {
-        r[keyPath: field] = value
-        any = true
-      }
-    }
     var adopted = false
     if r.state == .submitting {
       if u.state == .queued {
@@ -514,22 +517,57 @@ public final class Engine {
       adopted = true
       if r.submitted == nil { r.submitted = now }
     }
-    if let j = u.jobID { set(\.jobID, j) }
-    if let a = u.arrayJobID { set(\.arrayJobID, a) }
-    if let x = u.arrayIndex { set(\.arrayIndex, x) }
-    if let s = u.started { set(\.started, s) }
-    if u.state == .running && r.started == nil { set(\.started, now) }
-    if u.reason != nil { set(\.reason, u.reason) }
-    if u.state == .unknown {
-      if r.missingSince == nil { set(\.missingSince, now) }
-    } else if r.missingSince != nil {
-      set(\.missingSince, nil)
+    if let j = u.jobID, r.jobID != j {
+      r.jobID = j
+      any = true
     }
-    set(\.state, u.state)
+    if let a = u.arrayJobID, r.arrayJobID != a {
+      r.arrayJobID = a
+      any = true
+    }
+    if let x = u.arrayIndex, r.arrayIndex != x {
+      r.arrayIndex = x
+      any = true
+    }
+    if let s = u.started, r.started != s {
+      r.started = s
+      any = true
+    }
+    if u.state == .running && r.started == nil {
+      r.started = now
+      any = true
+    }
+    if let reason = u.reason, r.reason != reason {
+      r.reason = reason
+      any = true
+    }
+    if u.state == .unknown {
+      if r.missingSince == nil {
+        r.missingSince = now
+        any = true
+      }
+    } else if r.missingSince != nil {
+      r.missingSince = nil
+      any = true
+    }
+    if r.state != u.state {
+      r.state = u.state
+      any = true
+    }
     if u.state.isTerminal {
-      set(\.exitCode, u.exitCode)
-      set(\.signal, u.signal)
-      set(\.ended, u.ended ?? now)
+      if r.exitCode != u.exitCode {
+        r.exitCode = u.exitCode
+        any = true
+      }
+      if r.signal != u.signal {
+        r.signal = u.signal
+        any = true
+      }
+      let ended = u.ended ?? now
+      if r.ended != ended {
+        r.ended = ended
+        any = true
+      }
     }
     return (any || adopted, adopted, false)
   }

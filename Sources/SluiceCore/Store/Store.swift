@@ -14,8 +14,21 @@ public struct ActiveState: Equatable, Sendable {
   public func indexByID() -> [String: Int] {
     var index: [String: Int] = [:]
     index.reserveCapacity(runs.count)
-    for (i, r) in runs.enumerated() where index[r.id] == nil { index[r.id] = i }
+    for i in runs.indices where index[runs[i].id] == nil { index[runs[i].id] = i }
     return index
+  }
+
+  /// Runs in `state` (by position: iterating would copy each Run, ~40 fields).
+  public func count(in state: RunState) -> Int {
+    var n = 0
+    for i in runs.indices where runs[i].state == state { n += 1 }
+    return n
+  }
+
+  public var inFlightCount: Int {
+    var n = 0
+    for i in runs.indices where runs[i].state.isInFlight { n += 1 }
+    return n
   }
 
   public func sweep(_ key: String) -> Sweep? {

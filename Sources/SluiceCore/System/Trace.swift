@@ -26,4 +26,20 @@ public enum Trace {
     var bytes = Array(line.utf8)
     _ = write(2, &bytes, bytes.count)
   }
+
+  /// CPU used so far (user + system) by this process (all threads) and by its
+  /// waited-for children.
+  public static func cpu() {
+    guard enabled else { return }
+    func ms(_ t: timeval) -> String {
+      let v = Double(t.tv_sec) * 1000 + Double(t.tv_usec) / 1000
+      return String(Int(v * 10) / 10) + "." + String(Int(v * 10) % 10)
+    }
+    func usage(_ who: Int32) -> String {
+      var u = rusage()
+      getrusage(__rusage_who_t(who), &u)
+      return ms(u.ru_utime) + " + " + ms(u.ru_stime) + " ms, " + String(u.ru_minflt) + " faults"
+    }
+    mark("cpu: sluice " + usage(RUSAGE_SELF.rawValue) + "; children " + usage(RUSAGE_CHILDREN.rawValue))
+  }
 }
