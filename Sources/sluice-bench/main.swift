@@ -200,7 +200,8 @@ func tickBench() throws {
   var tick: [Double] = []
   var bare: [Double] = []
   var out = ""
-  for _ in 0..<15 {
+  // 31 interleaved pairs: on this 2-core VM one sample swings by +-20%.
+  for _ in 0..<31 {
     let t = timed([sluice, "tick", "--quiet"], cwd: dir)
     out = t.stdout
     tick.append(t.seconds)
@@ -212,7 +213,7 @@ func tickBench() throws {
   let state = try Store(dir: dir + "/.sluice").loadActive()
   emit([
     "bench": "tick", "in_flight": state.runs.filter(\.state.isInFlight).count, "archived": 100_000,
-    "tick_median_s": median(tick), "squeue_plus_sinfo_median_s": median(bare),
+    "tick_median_s": median(tick), "squeue_plus_sinfo_median_s": median(bare), "samples": tick.count,
     "ratio": median(tick) / median(bare),
     "quiet_output_bytes": out.utf8.count,
     "tick_json_calls": (try? JSONSerialization.jsonObject(with: Data(j.utf8)) as? [String: Any])?[
@@ -368,7 +369,7 @@ do {
     }
     if let t = by["tick"] {
       md +=
-        "| tick that submits nothing, \(t["in_flight"] ?? "?") in flight + 100,000 archived, vs bare `squeue` + `sinfo` | \(f(t["tick_median_s"])) s vs \(f(t["squeue_plus_sinfo_median_s"])) s (ratio \(f(t["ratio"], 2))) | ≤ 1.3× |\n"
+        "| tick that submits nothing, \(t["in_flight"] ?? "?") in flight + 100,000 archived, vs bare `squeue` + `sinfo` (medians of \(t["samples"] ?? 15) interleaved pairs) | \(f(t["tick_median_s"])) s vs \(f(t["squeue_plus_sinfo_median_s"])) s (ratio \(f(t["ratio"], 2))) | ≤ 1.3× |\n"
       md += "| Slurm calls made by that tick | \(calls(t["tick_json_calls"])) | one each |\n"
     }
     if let c = by["calls"] {

@@ -184,11 +184,7 @@ public final class Engine {
     // scheduler at all.
     if gpusFreeOverride == nil { backend.prefetch() }
     Trace.mark("prefetch started")
-    // Loaded on a thread that yields to squeue and sinfo (see Background): on a
-    // 2-core login node they and slurmctld have the cores, and a tick that took
-    // them to decode its state made their answer, and so itself, later.
-    let store = self.store
-    var state = try Background(yielding: true) { try store.loadActive() }.wait()
+    var state = try store.loadActive()
     Trace.mark("state loaded")
     defer { Allocator.keepUntilExit(state) }
     let now = clock.now()
@@ -473,9 +469,24 @@ public final class Engine {
     _ updates: [RunUpdate], to state: inout ActiveState, now: String, report: inout TickReport,
     events: inout [Event]
   ) {
-    let index = state.indexByID()
+    // Updates come mostly in the runs' own order (a backend walks the runs): look a
+    // little ahead of the last match before building an index of all ids.
+    var index: [String: Int]?
+    var next = 0
+    func position(_ id: String) -> Int? {
+      var k = next
+      while k < state.runs.count && k < next + 32 {
+        if state.runs[k].id == id {
+          next = k + 1
+          return k
+        }
+        k += 1
+      }
+      if index == nil { index = state.indexByID() }
+      return index![id]
+    }
     for u in updates {
-      guard let i = index[u.runID] else { continue }
+      guard let i = position(u.runID) else { continue }
       // In place: most updates of a tick change nothing, and a Run is big to copy.
       let changed = Self.apply(u, to: &state.runs[i], now: now)
       if changed.adopted {

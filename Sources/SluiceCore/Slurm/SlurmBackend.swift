@@ -190,15 +190,7 @@ public final class SlurmBackend: Backend, ArrayLimited {
 
   /// Starts the tick's one `sinfo` and one `squeue` at once, in the background.
   public func prefetch() {
-    // With `max_concurrent` set, g is that number: the nodes are not needed.
-    if pendingNodes == nil && nodesCache == nil && config.maxConcurrent == nil {
-      let p = cli.start(SlurmQueries.sinfoNodes(cluster: config.clusters))
-      pendingNodes = p
-      readNodes = Background(yielding: true) {
-        guard let r = try? p.work.wait(), r.succeeded else { return nil }
-        return SinfoParser.parseNodes(r.stdoutText).items
-      }
-    }
+    // squeue first: its answer is the longer wait.
     if pendingQueue == nil && queueCache == nil {
       // Read line by line while squeue prints (it writes ~150 bytes a job).
       let reader = QueueReader()
@@ -207,6 +199,15 @@ public final class SlurmBackend: Backend, ArrayLimited {
       readQueue = Background {
         guard let r = try? p.work.wait(), r.succeeded else { return nil }
         return reader.finish(whole: r.stdout)
+      }
+    }
+    // With `max_concurrent` set, g is that number: the nodes are not needed.
+    if pendingNodes == nil && nodesCache == nil && config.maxConcurrent == nil {
+      let p = cli.start(SlurmQueries.sinfoNodes(cluster: config.clusters))
+      pendingNodes = p
+      readNodes = Background {
+        guard let r = try? p.work.wait(), r.succeeded else { return nil }
+        return SinfoParser.parseNodes(r.stdoutText).items
       }
     }
   }
@@ -426,13 +427,18 @@ public final class SlurmBackend: Backend, ArrayLimited {
     private var index = QueueIndex()
     private var rest = Data()
     private var seen = 0
+    /// Bytes gathered before a parse (each has a set-up cost); 0 parses every piece.
+    private let batch: Int
+
+    init(batch: Int = 16 << 10) { self.batch = batch }
 
     @Sendable func feed(_ piece: Data) {
       lock.lock()
       defer { lock.unlock() }
       seen += piece.count
       rest.append(piece)
-      guard let nl = rest.lastIndex(of: 0x0A) else { return }
+      // Only whole lines, and only once there are a few (each parse has a set-up cost).
+      guard rest.count >= batch, let nl = rest.lastIndex(of: 0x0A) else { return }
       let lines = rest[rest.startIndex...nl]
       index.add(SqueueParser.parse(String(decoding: lines, as: UTF8.self)).items)
       rest = Data(rest[(nl + 1)...])
@@ -476,6 +482,8 @@ public final class SlurmBackend: Backend, ArrayLimited {
     var submitting: [Run] = []
     updates.reserveCapacity(runs.count)
     // By position: a Run is big to copy, and most are only looked at.
+    // Slurm's state words mapped once each (a queue repeats a few: PENDING, RUNNING).
+    var mapped: (word: String, inFlight: RunState?)?
     for i in runs.indices where runs[i].state.isInFlight {
       if runs[i].state == .submitting || runs[i].jobID == nil {
         submitting.append(runs[i])
@@ -483,8 +491,14 @@ public final class SlurmBackend: Backend, ArrayLimited {
       }
       let id = runs[i].jobID!
       if let j = index.byID[id].map({ queue[$0] }) ?? pendingRangeMatch(runs[i], queue: queue) {
-        if StateMap.runState(slurm: j.state, exitCode: nil) == nil {
-          let state = StateMap.inFlightState(slurm: j.state)
+        if mapped?.word != j.state {
+          mapped = (
+            j.state,
+            StateMap.runState(slurm: j.state, exitCode: nil) == nil
+              ? StateMap.inFlightState(slurm: j.state) : nil
+          )
+        }
+        if let state = mapped!.inFlight {
           updates.append(
             RunUpdate(
               runID: runs[i].id, state: state, reason: j.reason == "None" ? nil : j.reason,

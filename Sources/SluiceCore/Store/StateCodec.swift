@@ -408,14 +408,17 @@ enum StateCodec {
     try p.open(depth: depth)
     var previous = 0
     var first = true
-    while let at = try p.key(in: ResourceKey.keys, after: &previous, first: &first) {
+    let keys = ResourceKey.keys
+    let all = ResourceKey.all
+    let base = RunKey.all.count
+    while let at = try p.key(in: keys, after: &previous, first: &first) {
       guard at >= 0 else {
         try p.skipValue(depth: depth + 1)
         continue
       }
       // Slots after the run's own keys: sweeps repeat these values run after run.
-      let slot = RunKey.all.count + at
-      switch ResourceKey.all[at] {
+      let slot = base + at
+      switch all[at] {
       case .gpus: r.gpus = try p.int()
       case .cpus: r.cpus = try p.int()
       case .mem: r.mem = try p.string(slot: slot)
@@ -462,12 +465,14 @@ enum StateCodec {
     try p.open(depth: depth)
     var previous = 0
     var first = true
-    while let at = try p.key(in: RunKey.keys, after: &previous, first: &first) {
+    let keys = RunKey.keys  // once, not per key (each static access is a swift_once check)
+    let all = RunKey.all
+    while let at = try p.key(in: keys, after: &previous, first: &first) {
       guard at >= 0 else {
         try p.skipValue(depth: depth + 1)
         continue
       }
-      switch RunKey.all[at] {
+      switch all[at] {
       case .id: id = try p.string(slot: at)
       case .name: name = try p.string(slot: at)
       case .sweep: r.sweep = try p.string(slot: at)

@@ -23,15 +23,8 @@ public final class Background<T>: @unchecked Sendable {
   private let done = DispatchSemaphore(value: 0)
   private var result: Result<T, Error>?
 
-  /// `yielding`: the thread runs at the lowest priority (nice 19), so that on a
-  /// small machine it takes only the CPU that Slurm's commands, running at that
-  /// moment, leave free: their answer is what a tick waits for.
-  public init(yielding: Bool = false, _ work: @escaping @Sendable () throws -> T) {
+  public init(_ work: @escaping @Sendable () throws -> T) {
     Thread { [self] in
-      #if os(Linux)
-        // On Linux the nice value is per thread: who 0 is this thread only.
-        if yielding { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19) }
-      #endif
       result = Result { try work() }
       done.signal()
     }.start()

@@ -80,20 +80,36 @@ public enum SqueueParser {
   /// `fast`: read lines in sluice's own layout (`fields`) straight from the bytes,
   /// falling back to the general reader for any line it does not fit; the tests
   /// check both give the same result.
+  /// Each column's role, and whether it is the first column of that role (later
+  /// duplicates are ignored).
+  struct Layout {
+    let roles: [Role?]
+    let firstOfRole: [Bool]
+
+    init(_ fields: [String]) {
+      roles = fields.map(SqueueParser.role)
+      var first = [Bool](repeating: false, count: roles.count)
+      var seen = Set<Role>()
+      for (i, r) in roles.enumerated() {
+        if let r, !seen.contains(r) {
+          seen.insert(r)
+          first[i] = true
+        }
+      }
+      firstOfRole = first
+    }
+  }
+  static let ownLayout = Layout(fields)
+
   static func parse(
     _ text: String, separator: String?, fields: [String], fast: Bool
   ) -> SlurmParseResult<QueuedJob> {
-    let roles = fields.map(role)
+    // sluice's own layout is worked out once (squeue's answer is read in pieces,
+    // each parsed on its own).
+    let layout = fields == Self.fields ? Self.ownLayout : Layout(fields)
+    let roles = layout.roles
+    let firstOfRole = layout.firstOfRole
     let ownLayout = fast && fields == Self.fields
-    // The first column of each role; later duplicates are ignored.
-    var firstOfRole = [Bool](repeating: false, count: roles.count)
-    var seen = Set<Role>()
-    for (i, r) in roles.enumerated() {
-      if let r, !seen.contains(r) {
-        seen.insert(r)
-        firstOfRole[i] = true
-      }
-    }
     var result = SlurmParseResult<QueuedJob>()
     var recent = RecentFields()
     var text = text
