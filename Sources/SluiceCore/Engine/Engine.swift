@@ -516,8 +516,15 @@ public final class Engine {
   static func apply(_ u: RunUpdate, to r: inout Run, now: String) -> (
     any: Bool, adopted: Bool, requeued: Bool
   ) {
-    // Field by field, not through key paths (a tick applies one update per run in flight).
+    // Fields set in place through inout, not key paths (a tick applies one update
+    // per run in flight).
     var any = false
+    func set<T: Equatable>(_ field: inout T, _ value: T) {
+      if field != value {
+        field = value
+        any = true
+      }
+    }
     var adopted = false
     if r.state == .submitting {
       if u.state == .queued {
@@ -528,57 +535,22 @@ public final class Engine {
       adopted = true
       if r.submitted == nil { r.submitted = now }
     }
-    if let j = u.jobID, r.jobID != j {
-      r.jobID = j
-      any = true
-    }
-    if let a = u.arrayJobID, r.arrayJobID != a {
-      r.arrayJobID = a
-      any = true
-    }
-    if let x = u.arrayIndex, r.arrayIndex != x {
-      r.arrayIndex = x
-      any = true
-    }
-    if let s = u.started, r.started != s {
-      r.started = s
-      any = true
-    }
-    if u.state == .running && r.started == nil {
-      r.started = now
-      any = true
-    }
-    if let reason = u.reason, r.reason != reason {
-      r.reason = reason
-      any = true
-    }
+    if let j = u.jobID { set(&r.jobID, j) }
+    if let a = u.arrayJobID { set(&r.arrayJobID, a) }
+    if let x = u.arrayIndex { set(&r.arrayIndex, x) }
+    if let s = u.started { set(&r.started, s) }
+    if u.state == .running && r.started == nil { set(&r.started, now) }
+    if u.reason != nil { set(&r.reason, u.reason) }
     if u.state == .unknown {
-      if r.missingSince == nil {
-        r.missingSince = now
-        any = true
-      }
+      if r.missingSince == nil { set(&r.missingSince, now) }
     } else if r.missingSince != nil {
-      r.missingSince = nil
-      any = true
+      set(&r.missingSince, nil)
     }
-    if r.state != u.state {
-      r.state = u.state
-      any = true
-    }
+    set(&r.state, u.state)
     if u.state.isTerminal {
-      if r.exitCode != u.exitCode {
-        r.exitCode = u.exitCode
-        any = true
-      }
-      if r.signal != u.signal {
-        r.signal = u.signal
-        any = true
-      }
-      let ended = u.ended ?? now
-      if r.ended != ended {
-        r.ended = ended
-        any = true
-      }
+      set(&r.exitCode, u.exitCode)
+      set(&r.signal, u.signal)
+      set(&r.ended, u.ended ?? now)
     }
     return (any || adopted, adopted, false)
   }

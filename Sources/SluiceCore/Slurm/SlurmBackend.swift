@@ -42,10 +42,11 @@ public final class SlurmCLI {
     return nil
   }
 
-  /// A command started in the background; `finish` gives its result.
-  public struct Pending: Sendable {
+  /// A command started in the background; `finish` gives its result and what
+  /// `read` made of it, on the command's own thread, if it succeeded.
+  public struct Pending<Answer: Sendable>: Sendable {
     let argv: [String]
-    let work: Background<CommandResult>
+    let work: Background<(result: CommandResult, answer: Answer?)>
   }
 
   /// The request for `argv` (program located, call counted), or the not-found error.
@@ -66,28 +67,35 @@ public final class SlurmCLI {
   }
 
   /// Starts a command on another thread (counted now), so sluice's own work
-  /// overlaps with Slurm's answer; `onStdout` sees its output as it comes.
-  public func start(
-    _ argv: [String], timeout: Double? = nil, onStdout: (@Sendable (Data) -> Void)? = nil
-  ) -> Pending {
+  /// overlaps with Slurm's answer, which `read` reads there as soon as it comes;
+  /// `onStdout` sees the output while it comes.
+  public func start<Answer: Sendable>(
+    _ argv: [String], timeout: Double? = nil, onStdout: (@Sendable (Data) -> Void)? = nil,
+    read: @escaping @Sendable (CommandResult) -> Answer
+  ) -> Pending<Answer> {
     let made = Result {
       var r = try request(argv, timeout: timeout)
       r.onStdout = onStdout
       return r
     }
     let runner = self.runner
-    return Pending(argv: argv, work: Background { try runner.run(made.get()) })
+    return Pending(
+      argv: argv,
+      work: Background {
+        let r = try runner.run(made.get())
+        return (r, r.succeeded ? read(r) : nil)
+      })
   }
 
   /// Waits for a started command and logs it like `run`.
-  public func finish(_ p: Pending) throws -> CommandResult {
-    let r = try p.work.wait()
+  public func finish<Answer>(_ p: Pending<Answer>) throws -> (result: CommandResult, answer: Answer?) {
+    let (r, answer) = try p.work.wait()
     log.append((p.argv, r.duration, r.exitCode))
     verbose?(
       String(format: "[slurm] %.3fs exit %d (overlapped): ", r.duration, r.exitCode)
         + p.argv.map { Shell.quote($0.replacingOccurrences(of: "\u{1f}", with: "\\x1f")) }.joined(
           separator: " "))
-    return r
+    return (r, answer)
   }
 
   public func run(
@@ -180,12 +188,10 @@ public final class SlurmBackend: Backend, ArrayLimited {
 
   // MARK: queries
 
-  private var pendingNodes: SlurmCLI.Pending?
-  private var pendingQueue: SlurmCLI.Pending?
-  /// The prefetched answers read on their own threads as soon as they come, so
-  /// the tick finds them parsed (and the queue indexed) when it asks.
-  private var readNodes: Background<[NodeInfo]?>?
-  private var readQueue: Background<QueueIndex?>?
+  // Prefetched, and read on their own threads as soon as they come, so the tick
+  // finds the nodes parsed and the queue indexed when it asks.
+  private var pendingNodes: SlurmCLI.Pending<[NodeInfo]>?
+  private var pendingQueue: SlurmCLI.Pending<QueueIndex>?
   private var nodesCache: [NodeInfo]?
 
   /// Starts the tick's one `sinfo` and one `squeue` at once, in the background.
@@ -194,43 +200,46 @@ public final class SlurmBackend: Backend, ArrayLimited {
     if pendingQueue == nil && queueCache == nil {
       // Read line by line while squeue prints (it writes ~150 bytes a job).
       let reader = QueueReader()
-      let p = cli.start(SlurmQueries.squeue(user: user, cluster: config.clusters), onStdout: reader.feed)
-      pendingQueue = p
-      readQueue = Background {
-        guard let r = try? p.work.wait(), r.succeeded else { return nil }
-        return reader.finish(whole: r.stdout)
+      pendingQueue = cli.start(
+        SlurmQueries.squeue(user: user, cluster: config.clusters), onStdout: reader.feed
+      ) {
+        reader.finish(whole: $0.stdout)
       }
     }
     // With `max_concurrent` set, g is that number: the nodes are not needed.
     if pendingNodes == nil && nodesCache == nil && config.maxConcurrent == nil {
-      let p = cli.start(SlurmQueries.sinfoNodes(cluster: config.clusters))
-      pendingNodes = p
-      readNodes = Background {
-        guard let r = try? p.work.wait(), r.succeeded else { return nil }
-        return SinfoParser.parseNodes(r.stdoutText).items
-      }
+      pendingNodes = cli.start(SlurmQueries.sinfoNodes(cluster: config.clusters), read: Self.readNodes)
     }
   }
 
-  /// Runs `argv`, or collects the prefetched run of it, and fails on a non-zero exit.
-  func answer(_ argv: [String], prefetched: inout SlurmCLI.Pending?) throws -> CommandResult {
-    let r: CommandResult
+  /// What `argv` answers, read by `read`: from its prefetched run (read there
+  /// already) or from running it now. Fails on a non-zero exit.
+  func answer<Answer>(
+    _ argv: [String], prefetched: inout SlurmCLI.Pending<Answer>?, read: (CommandResult) -> Answer
+  ) throws -> Answer {
     if let p = prefetched {
       prefetched = nil
-      r = try cli.finish(p)
-    } else {
-      r = try cli.run(argv)
+      let (r, answer) = try cli.finish(p)
+      guard r.succeeded else { throw fail(argv, r) }
+      return answer ?? read(r)
     }
+    let r = try cli.run(argv)
     guard r.succeeded else { throw fail(argv, r) }
-    return r
+    return read(r)
+  }
+
+  @Sendable static func readNodes(_ r: CommandResult) -> [NodeInfo] {
+    SinfoParser.parseNodes(r.stdoutText).items
+  }
+
+  @Sendable static func readQueue(_ r: CommandResult) -> QueueIndex {
+    QueueIndex(SqueueParser.parse(r.stdoutText).items)
   }
 
   public func nodes() throws -> [NodeInfo] {
     if let n = nodesCache { return n }
-    let read = readNodes
-    readNodes = nil
-    let r = try answer(SlurmQueries.sinfoNodes(cluster: config.clusters), prefetched: &pendingNodes)
-    let n = (read.flatMap { try? $0.wait() } ?? nil) ?? SinfoParser.parseNodes(r.stdoutText).items
+    let n = try answer(
+      SlurmQueries.sinfoNodes(cluster: config.clusters), prefetched: &pendingNodes, read: Self.readNodes)
     nodesCache = n
     return n
   }
@@ -239,12 +248,10 @@ public final class SlurmBackend: Backend, ArrayLimited {
 
   func queueIndex() throws -> QueueIndex {
     if let q = queueCache { return q }
-    let read = readQueue
-    readQueue = nil
-    let r = try answer(SlurmQueries.squeue(user: user, cluster: config.clusters), prefetched: &pendingQueue)
-    Trace.mark("squeue answered")
-    let q = (read.flatMap { try? $0.wait() } ?? nil) ?? QueueIndex(SqueueParser.parse(r.stdoutText).items)
-    Trace.mark("squeue parsed")
+    let q = try answer(
+      SlurmQueries.squeue(user: user, cluster: config.clusters), prefetched: &pendingQueue,
+      read: Self.readQueue)
+    Trace.mark("squeue answered and read")
     queueCache = q
     return q
   }
@@ -442,6 +449,13 @@ public final class SlurmBackend: Backend, ArrayLimited {
       let lines = rest[rest.startIndex...nl]
       index.add(SqueueParser.parse(String(decoding: lines, as: UTF8.self)).items)
       rest = Data(rest[(nl + 1)...])
+    }
+
+    /// Jobs read so far (before `finish`).
+    var jobsRead: Int {
+      lock.lock()
+      defer { lock.unlock() }
+      return index.jobs.count
     }
 
     func finish(whole: Data) -> QueueIndex {

@@ -37,27 +37,36 @@ enum StateCodec {
       }
     }
 
-    /// An object read without a closure (for the hottest one, a run): `open` reads
-    /// `{`, then `key(in:)` gives each key's position in `keys` (-1 for one it does
-    /// not list) until it returns nil after `}`; the caller reads each value in
-    /// between. Keys are matched on bytes, trying first the one after the last match
-    /// (the writer sorts them), so no String is made.
+    /// An object whose keys are matched on bytes against `keys`, trying first the
+    /// one after the last match (the writer sorts them), so no String is made:
+    /// `field` gets each listed key's position and reads its value; the values of
+    /// keys it does not list are skipped.
+    mutating func fields(
+      in keys: KeyList, depth: Int, _ field: (inout Parser, Int) throws -> Void
+    ) throws {
+      try open(depth: depth)
+      var previous = 0
+      var first = true
+      while let k = try nextKey(first: &first) {
+        let found: Int?
+        switch k {
+        case .raw(let b): found = keys.find(b, from: previous)
+        case .text(let t): found = keys.names.firstIndex { $0.elementsEqual(t.utf8) }
+        }
+        guard let at = found else {
+          try skipValue(depth: depth + 1)
+          continue
+        }
+        previous = at + 1
+        try field(&self, at)
+      }
+    }
+
     mutating func open(depth: Int) throws {
       guard depth < 64 else { throw fail("nested too deeply") }
       skip()
       guard i < bytes.count, bytes[i] == 0x7B else { throw fail("expected an object") }
       i += 1
-    }
-
-    mutating func key(in keys: KeyList, after previous: inout Int, first: inout Bool) throws -> Int? {
-      guard let k = try nextKey(first: &first) else { return nil }
-      let found: Int?
-      switch k {
-      case .raw(let b): found = keys.find(b, from: previous)
-      case .text(let t): found = keys.names.firstIndex { $0.elementsEqual(t.utf8) }
-      }
-      if let f = found { previous = f + 1 }
-      return found ?? -1
     }
 
     enum Key {
@@ -161,8 +170,8 @@ enum StateCodec {
       var count = -1
       var value = ""
     }
-    /// One per field slot (run keys, then resource keys).
-    var recent = [Recent](repeating: Recent(), count: 64)
+    /// One per field slot: run keys, then resource keys.
+    var recent = [Recent](repeating: Recent(), count: RunKey.all.count + ResourceKey.all.count)
 
     /// `string()`, reusing the String read for the same `slot` when the bytes are the
     /// same (runs of a sweep share their sweep, task, times, reason, partition...):
@@ -405,18 +414,10 @@ enum StateCodec {
 
   static func resources(_ p: inout Parser, depth: Int) throws -> Resources {
     var r = Resources()
-    try p.open(depth: depth)
-    var previous = 0
-    var first = true
-    let keys = ResourceKey.keys
-    let all = ResourceKey.all
+    let all = ResourceKey.all  // once, not per key (each static access is a swift_once check)
+    // Slots after the run's own keys: sweeps repeat these values run after run.
     let base = RunKey.all.count
-    while let at = try p.key(in: keys, after: &previous, first: &first) {
-      guard at >= 0 else {
-        try p.skipValue(depth: depth + 1)
-        continue
-      }
-      // Slots after the run's own keys: sweeps repeat these values run after run.
+    try p.fields(in: ResourceKey.keys, depth: depth) { p, at in
       let slot = base + at
       switch all[at] {
       case .gpus: r.gpus = try p.int()
@@ -462,16 +463,8 @@ enum StateCodec {
     var state: RunState?
     var created: String?
     var attempt: Int?
-    try p.open(depth: depth)
-    var previous = 0
-    var first = true
-    let keys = RunKey.keys  // once, not per key (each static access is a swift_once check)
-    let all = RunKey.all
-    while let at = try p.key(in: keys, after: &previous, first: &first) {
-      guard at >= 0 else {
-        try p.skipValue(depth: depth + 1)
-        continue
-      }
+    let all = RunKey.all  // once, not per key (each static access is a swift_once check)
+    try p.fields(in: RunKey.keys, depth: depth) { p, at in
       switch all[at] {
       case .id: id = try p.string(slot: at)
       case .name: name = try p.string(slot: at)

@@ -135,6 +135,10 @@ final class SqueueParserTests: XCTestCase {
         reader.feed(whole.subdata(in: at..<(at + n)))
         at += n
       }
+      if sizes[0] < whole.count / 2 {
+        // It did read while the answer came, not only at the end.
+        XCTAssertGreaterThan(reader.jobsRead, 0, "pieces of \(sizes[0])")
+      }
       let got = reader.finish(whole: whole)
       XCTAssertEqual(got.jobs, expected.jobs, "pieces of \(sizes[0])")
       XCTAssertEqual(got.byID, expected.byID)

@@ -144,12 +144,29 @@ public enum SlurmText {
   /// What `trim` removes: space, tab, `\r`, `\n`, U+001E.
   static func isEdge(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D || b == 0x0A || b == 0x1E }
 
-  /// The words Slurm prints for "no value", lower-cased.
+  /// The words Slurm prints for "no value" (besides nothing at all), lower-cased.
+  static let nullWords: [[UInt8]] = ["n/a", "(null)", "none", "unknown", "\"none\"", "\"unknown\""].map {
+    Array($0.utf8)
+  }
+
   static func isNullWord(lowercased t: String) -> Bool {
-    switch t {
-    case "", "n/a", "(null)", "none", "unknown", "\"none\"", "\"unknown\"": return true
-    default: return false
+    t.isEmpty || nullWords.contains { $0.elementsEqual(t.utf8) }
+  }
+
+  /// The same test on bytes, any ASCII case, without making a String (the fast
+  /// squeue reader asks it several times a line).
+  static func isNullWord(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+    if b.isEmpty { return true }
+    for word in nullWords where word.count == b.count {
+      var k = 0
+      while k < word.count {
+        let c = b[k]
+        if (c >= 0x41 && c <= 0x5A ? c + 0x20 : c) != word[k] { break }
+        k += 1
+      }
+      if k == word.count { return true }
     }
+    return false
   }
 
   /// Plain ASCII digits (1 to 18 of them) as an Int.

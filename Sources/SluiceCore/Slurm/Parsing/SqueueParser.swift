@@ -276,26 +276,9 @@ public enum SqueueParser {
     SlurmText.digits(UnsafeBufferPointer(rebasing: b[r]))
   }
 
-  /// `SlurmText.isNullWord`'s words (the test checks the two lists agree).
-  static let nullWords: [[UInt8]] = ["n/a", "(null)", "none", "unknown", "\"none\"", "\"unknown\""].map {
-    Array($0.utf8)
-  }
-
   /// `SlurmText.nonEmpty`'s test on bytes: no value.
   static func isNullWord(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
-    guard r.count <= 9 else { return false }
-    if r.isEmpty { return true }
-    // Compared in place, lower-cased byte by byte, with each of the words.
-    for word in nullWords where word.count == r.count {
-      var k = 0
-      while k < word.count {
-        let c = b[r.lowerBound + k]
-        if (c >= 0x41 && c <= 0x5A ? c + 0x20 : c) != word[k] { break }
-        k += 1
-      }
-      if k == word.count { return true }
-    }
-    return false
+    SlurmText.isNullWord(UnsafeBufferPointer(rebasing: b[r]))
   }
 
   static func mentionsGPU(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
