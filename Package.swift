@@ -12,14 +12,16 @@ let package = Package(
     .target(name: "SluiceCore", path: "Sources/SluiceCore"),
     .executableTarget(
       name: "sluice", dependencies: ["SluiceCore"], path: "Sources/sluice",
-      // Release builds on Linux are position-dependent: a PIE with Swift's runtime and
-      // Foundation linked in has ~74,000 relocations, and applying them at start (and
-      // the copy-on-write faults on the pages they touch) was most of sluice's
-      // start-up (`sluice --version` 6 ms, vs 1.3 ms for an empty C program). The
-      // cost: no address randomisation for the executable itself (libraries, heap and
-      // stack keep theirs). See README "Speed".
+      // Release builds on Linux are one static executable: Swift's runtime, Foundation
+      // and glibc linked in, position-dependent. Loading a dynamic one (applying a PIE's
+      // ~74,000 relocations, resolving libstdc++ and libc symbols, the copy-on-write
+      // faults on the pages they touch) was most of sluice's start-up: `sluice
+      // --version` 6.0 -> 3.3 ms (an empty C program: 1.6 ms). The costs: no address
+      // randomisation for the executable, and user lookups (only a fallback when USER
+      // and LOGNAME are unset) need the NSS modules of the glibc it was built with.
+      // See README "Speed".
       linkerSettings: [
-        .unsafeFlags(["-Xclang-linker", "-no-pie"], .when(platforms: [.linux], configuration: .release))
+        .unsafeFlags(["-static-executable"], .when(platforms: [.linux], configuration: .release))
       ]
     ),
     // Benchmarks (bench/run.sh): store size/speed, tick overhead, Slurm calls, array submission.
