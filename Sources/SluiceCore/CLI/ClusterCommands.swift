@@ -265,7 +265,7 @@ enum ClusterCommands {
           resources: Resources(gpus: 1, time: "1", partition: gpuNode.partition), created: "")
         r.sweep = "doctor"
         let rc = RenderContext(
-          logsDir: "/tmp", exitsDir: "/tmp", projectDir: "/tmp", gpuFlag: config.gpuFlag,
+          logsDir: "/tmp", exitsDir: "/tmp", scriptsDir: "/tmp", projectDir: "/tmp", gpuFlag: config.gpuFlag,
           clusters: config.clusters)
         if let text = try? ScriptRenderer.render(
           Submission(tag: "sl0000000000", runs: [r], isArray: false), template: Template.builtin,

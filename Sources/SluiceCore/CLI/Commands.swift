@@ -632,12 +632,13 @@ enum Commands {
     if p.waiting.count > 20 { o.line("  ... and \(p.waiting.count - 20) more waiting") }
   }
 
-  static func planJSON(_ p: Plan) -> [String: Any?] {
+  static func planJSON(_ p: Plan) -> JSONValue {
     [
-      "g": p.g, "g_source": p.gSource, "r": p.r, "q": p.q, "max_new_runs": p.maxNewRuns,
-      "bound_by": p.boundBy,
-      "cuts": p.cuts.map { ["limit": $0.0, "value": $0.1] }, "submit": p.submit,
-      "waiting": p.waiting.map { ["run": $0.0, "why": $0.1] },
+      "g": .int(p.g), "g_source": .string(p.gSource), "r": .int(p.r), "q": .int(p.q),
+      "max_new_runs": .int(p.maxNewRuns), "bound_by": .string(p.boundBy),
+      "cuts": .array(p.cuts.map { ["limit": .string($0.0), "value": .int($0.1)] }),
+      "submit": .strings(p.submit),
+      "waiting": .array(p.waiting.map { ["run": .string($0.0), "why": .string($0.1)] }),
     ]
   }
 
@@ -649,7 +650,7 @@ enum Commands {
     if ctx.json {
       var j: [String: Any?] = ["plan": report.plan.map(planJSON), "backend": report.backend]
       if ctx.args.flag("scripts") {
-        j["scripts"] = report.scripts.map { ["tag": $0.tag, "script": $0.text] }
+        j["scripts"] = report.scripts.map { ["tag": $0.tag, "script": $0.text, "table": $0.table] }
       }
       if ctx.args.flag("test-only") {
         j["validations"] = report.validations.map {
@@ -665,6 +666,10 @@ enum Commands {
         for s in report.scripts {
           ctx.output.line("\n# ---- submission \(s.tag) ----")
           ctx.output.out(s.text)
+          if let t = s.table {
+            ctx.output.line("\n# ---- run table of \(s.tag) (\(s.tag).runs, sourced by the script) ----")
+            ctx.output.out(t)
+          }
         }
       }
       for v in report.validations {
@@ -687,27 +692,31 @@ enum Commands {
     if let l = report.lockRecovered { ctx.output.error("sluice tick: recovered a stale lock left by \(l)") }
     for w in report.warnings { ctx.output.error(w) }
     if ctx.json {
-      var j: [String: Any?] = [:]
-      j["backend"] = report.backend
-      j["plan"] = report.plan.map(planJSON)
-      j["submitted"] = report.submitted.map { ["run": $0.run, "job_id": $0.jobID] }
-      j["finished"] = report.finished.map { f -> [String: Any?] in
-        ["run": f.run, "state": f.state.rawValue, "exit_code": f.exitCode]
-      }
-      j["submit_errors"] = report.submitErrors.map { e -> [String: Any] in
-        ["run": e.run, "message": e.message, "transient": e.transient]
-      }
-      j["retried"] = report.retried
-      j["adopted"] = report.adopted
-      j["expanded"] = report.expanded
-      j["markers"] = report.markers.applied.map {
-        ["task": $0.taskID, "from": $0.from.rawValue, "to": $0.to.rawValue]
-      }
-      j["in_flight"] = report.inFlight
-      j["queued"] = report.queued
-      j["slurm_calls"] = report.calls
-      j["changed"] = report.changed
-      j["dry_run"] = ctx.args.flag("dry-run")
+      let j: JSONValue = [
+        "backend": .string(report.backend),
+        "plan": report.plan.map(planJSON) ?? .null,
+        "submitted": .array(report.submitted.map { ["run": .string($0.run), "job_id": .string($0.jobID)] }),
+        "finished": .array(
+          report.finished.map { f in
+            ["run": .string(f.run), "state": .string(f.state.rawValue), "exit_code": JSONValue(f.exitCode)]
+          }),
+        "submit_errors": .array(
+          report.submitErrors.map { e in
+            ["run": .string(e.run), "message": .string(e.message), "transient": .bool(e.transient)]
+          }),
+        "retried": .strings(report.retried),
+        "adopted": .strings(report.adopted),
+        "expanded": .strings(report.expanded),
+        "markers": .array(
+          report.markers.applied.map {
+            ["task": .string($0.taskID), "from": .string($0.from.rawValue), "to": .string($0.to.rawValue)]
+          }),
+        "in_flight": .int(report.inFlight),
+        "queued": .int(report.queued),
+        "slurm_calls": .object(report.calls.map { ($0.key, .int($0.value)) }),
+        "changed": .bool(report.changed),
+        "dry_run": .bool(ctx.args.flag("dry-run")),
+      ]
       ctx.output.json(j)
     } else if ctx.args.flag("dry-run") {
       printPlan(ctx, report, state: nil)

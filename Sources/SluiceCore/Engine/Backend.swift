@@ -51,12 +51,13 @@ public protocol Backend: AnyObject {
   /// Learns the state of every in-flight run among `runs` (and adopts `submitting`
   /// ones); runs not in flight are passed over.
   func observe(runs: [Run], context: ObserveContext) throws -> [RunUpdate]
-  /// Submits one rendered script (`script`, also saved at `scriptPath`). `ready`
-  /// makes the runs' `submitting` record durable: the backend must let it return
-  /// before the scheduler can see the job, and may overlap it with its own start.
-  func submit(
-    _ submission: Submission, script: String, scriptPath: String, ready: @escaping @Sendable () -> Void
-  ) -> SubmitOutcome
+  /// Submits one rendered script (`script`, also saved at `scriptPath`), called
+  /// once the runs are recorded `submitting` on stable storage.
+  func submit(_ submission: Submission, script: String, scriptPath: String) -> SubmitOutcome
+  /// Starts what submits before the script is known, so that its start-up overlaps
+  /// the tick's own work; nil where there is nothing to start. The tick gives it the
+  /// first submission or cancels it.
+  func startSubmitter() -> Submitter?
   /// Asks the scheduler whether a script would be accepted, without submitting.
   func validate(scriptPath: String) -> (ok: Bool, message: String)
   /// Cancels runs in one call.
@@ -66,8 +67,17 @@ public protocol Backend: AnyObject {
   func prefetch()
 }
 
+/// A submission started ahead (see `Backend.startSubmitter`): used once, or cancelled.
+public protocol Submitter: AnyObject {
+  /// Submits as `Backend.submit` does (later calls go through the backend).
+  func submit(_ submission: Submission, script: String, scriptPath: String) -> SubmitOutcome
+  /// Stops it, submitting nothing, if it was not used; waits until it has ended.
+  func cancel()
+}
+
 extension Backend {
   public var warnings: [String] { [] }
+  public func startSubmitter() -> Submitter? { nil }
   /// Starts the scheduler queries a tick will need, so they overlap with sluice's own work.
   public func prefetch() {}
 }

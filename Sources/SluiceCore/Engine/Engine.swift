@@ -66,7 +66,8 @@ public struct TickReport: Sendable {
   public var transitions = 0
   public var markers: WriteBackReport = WriteBackReport()
   public var warnings: [String] = []
-  public var scripts: [(tag: String, text: String)] = []
+  /// Each submission's script, and an array's run table (see `ScriptRenderer.table`).
+  public var scripts: [(tag: String, text: String, table: String?)] = []
   public var validations: [(tag: String, ok: Bool, message: String)] = []
   public var calls: [String: Int] = [:]
   public var lockRecovered: LockHolder?
@@ -144,8 +145,8 @@ public final class Engine {
 
   public var renderContext: RenderContext {
     RenderContext(
-      logsDir: paths.logsDir, exitsDir: store.exitsDir, projectDir: paths.projectDir, gpuFlag: config.gpuFlag,
-      clusters: config.clusters)
+      logsDir: paths.logsDir, exitsDir: store.exitsDir, scriptsDir: store.scriptsDir,
+      projectDir: paths.projectDir, gpuFlag: config.gpuFlag, clusters: config.clusters)
   }
 
   public func lock(_ command: String, wait: Double = 0) throws -> ProjectLock {
@@ -187,6 +188,15 @@ public final class Engine {
     var state = try store.loadActive()
     Trace.mark("state loaded")
     defer { Allocator.keepUntilExit(state) }
+    // sbatch's own start-up (its libraries and slurm.conf, ~4 ms) overlaps the sync,
+    // the expansion and the record when this tick will probably submit; it waits for
+    // its script, and is cancelled unused if nothing goes out.
+    var early: Submitter? =
+      !options.dryRun && !options.testOnly && !options.syncOnly
+        && Self.likelySubmits(doc, state, maxConcurrent: config.maxConcurrent)
+      ? backend.startSubmitter() : nil
+    defer { early?.cancel() }
+    if early != nil { Trace.mark("sbatch started") }
     let now = clock.now()
     let stamp = Timestamps.iso(now)
     var events: [Event] = []
@@ -311,10 +321,24 @@ public final class Engine {
       let submissions = try group(picked.map { state.runs[$0] }, g: plan.g, state: state)
       Trace.mark("grouped")
       var stop = false
-      // Set once the runs are recorded `submitting`: forces that record to disk.
-      var durable: Once?
+      // The scripts and run tables (pure functions of the submissions) render on
+      // another thread while this one records the runs.
+      let context = renderContext
+      let templates = submissions.map { s in Result { try template(named: s.runs[0].template) } }
+      let rendering = Background {
+        zip(submissions, templates).map { s, t in
+          Result { () throws -> (script: String, table: [UInt8]?) in
+            let t = try t.get()
+            return (
+              try ScriptRenderer.render(s, template: t.text, templateName: t.name, context: context),
+              s.isArray ? try ScriptRenderer.table(s, context: context) : nil
+            )
+          }
+        }
+      }
       if !options.dryRun && !options.testOnly && !submissions.isEmpty {
-        // Exactly once: every run is `submitting` with its tag on disk before sbatch runs.
+        // Exactly once: every run is `submitting` with its tag on disk before sbatch
+        // may read a script (an sbatch started early is waiting for it).
         for s in submissions {
           let scriptPath = store.scriptPath(tag: s.tag)
           for (k, r) in s.runs.enumerated() {
@@ -325,20 +349,17 @@ public final class Engine {
             state.runs[i].arrayIndex = s.isArray ? k : nil
           }
         }
-        // Written whole now, forced to disk while the first sbatch starts up and
-        // before it may read its script (see Backend.submit).
-        try store.save(&state, durability: .ordered)
-        let store = self.store
-        durable = Once { try? store.syncActive() }
+        try store.save(&state, durability: .synced)
         Trace.mark("recorded submitting")
         index = state.indexByID()  // saving archives finished runs: positions move
       }
-      for s in submissions {
+      let rendered = try rendering.wait()
+      Trace.mark("rendered")
+      for (s, made) in zip(submissions, rendered) {
         let script: String
+        let table: [UInt8]?
         do {
-          let t = try template(named: s.runs[0].template)
-          script = try ScriptRenderer.render(
-            s, template: t.text, templateName: t.name, context: renderContext)
+          (script, table) = try made.get()
         } catch {
           for r in s.runs {
             let i = index[r.id]!
@@ -352,10 +373,19 @@ public final class Engine {
           }
           continue
         }
-        report.scripts.append((s.tag, script))
-        Trace.mark("rendered")
+        if options.dryRun {
+          report.scripts.append((s.tag, script, table.map { String(decoding: $0, as: UTF8.self) }))
+        }
         if options.dryRun && !options.testOnly { continue }
         let scriptPath = store.scriptPath(tag: s.tag)
+        // The run table, before the job can exist (it reads it when it starts). Not
+        // forced to disk: on NFS the close sends it to the server, which is where the
+        // job reads it from.
+        if let table {
+          try Files.writeAtomically(
+            ScriptRenderer.tablePath(s, context: renderContext), Data(table), mode: config.fileMode,
+            durability: .ordered)
+        }
         // A copy for people (Slurm gets the script on stdin); not forced to disk.
         try Files.writeAtomically(
           scriptPath, text: script, mode: 0o700 & config.fileMode | 0o100, durability: .ordered)
@@ -370,7 +400,13 @@ public final class Engine {
           continue
         }
         Trace.mark("script saved")
-        let outcome = backend.submit(s, script: script, scriptPath: scriptPath, ready: durable!.run)
+        let outcome: SubmitOutcome
+        if let e = early {
+          early = nil
+          outcome = e.submit(s, script: script, scriptPath: scriptPath)
+        } else {
+          outcome = backend.submit(s, script: script, scriptPath: scriptPath)
+        }
         Trace.mark("submitted")
         switch outcome {
         case .submitted(let jobID, _):
@@ -417,7 +453,6 @@ public final class Engine {
           if transient { stop = true }
         }
       }
-      durable?.run()  // done by the first submission; here for a backend that did not call it
     }
     if options.dryRun || options.testOnly {
       report.calls = backend.callCounts
@@ -434,10 +469,15 @@ public final class Engine {
       // Whole-file writes, not forced to disk: a machine crash soon after may bring
       // back the previous versions, which the next tick rebuilds from Slurm (runs
       // `submitting` are adopted by tag). Archive segments are synced regardless.
-      try store.appendEvents(events, state: &state, durability: .ordered)
-      Trace.mark("events written")
-      try store.save(&state, durability: .ordered)
+      // The events segment is written on another thread while this one saves the runs.
+      let numbered = store.number(events, state: &state)
+      let store = self.store
+      let writing = Background { try store.writeEvents(numbered, durability: .ordered) }
+      let saved = Result { try store.save(&state, durability: .ordered) }
       Trace.mark("state saved")
+      try writing.wait()
+      Trace.mark("events written")
+      try saved.get()
     }
     if let markers {
       report.markers = try markers.wait()
@@ -453,6 +493,18 @@ public final class Engine {
     report.warnings += backend.warnings
     Trace.mark("tick done")
     return report
+  }
+
+  /// Whether a tick will probably submit, judged before its sync and plan: a runnable
+  /// task with no runs yet, or a queued run of a task that may run now (or of none),
+  /// with room under `max_concurrent`. It only decides whether sbatch is started
+  /// early: a wrong guess costs a cancelled sbatch, or the overlap.
+  static func likelySubmits(_ doc: TasksDocument, _ state: ActiveState, maxConcurrent: Int?) -> Bool {
+    if let m = maxConcurrent, state.inFlightCount >= m { return false }
+    let runnable = doc.runnableTasks
+    if runnable.contains(where: { t in !state.sweeps.contains { $0.task == t.id } }) { return true }
+    let ids = Set(runnable.map(\.id))
+    return state.runs.contains { r in r.state == .queued && (r.task.map(ids.contains) ?? true) }
   }
 
   func revertToQueued(_ state: inout ActiveState, _ i: Int?) {

@@ -101,10 +101,7 @@ public final class LocalBackend: Backend {
     return s == r.start
   }
 
-  public func submit(
-    _ s: Submission, script: String, scriptPath: String, ready: @escaping @Sendable () -> Void
-  ) -> SubmitOutcome {
-    ready()
+  public func submit(_ s: Submission, script: String, scriptPath: String) -> SubmitOutcome {
     do {
       // Arrays run as one process per index, each with SLURM_ARRAY_TASK_ID set.
       let jobID = try nextJobID()

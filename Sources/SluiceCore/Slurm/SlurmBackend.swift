@@ -49,9 +49,11 @@ public final class SlurmCLI {
     let work: Background<(result: CommandResult, answer: Answer?)>
   }
 
-  /// The request for `argv` (program located, call counted), or the not-found error.
+  /// The request for `argv` (program located, call counted unless `counted` is
+  /// false), or the not-found error.
   func request(
-    _ argv: [String], timeout: Double?, stdin: Data? = nil, beforeInput: (@Sendable () -> Void)? = nil
+    _ argv: [String], timeout: Double?, stdin: Data? = nil, lateInput: (@Sendable () -> Data?)? = nil,
+    counted: Bool = true
   ) throws -> CommandRequest {
     guard let path = locate(argv[0]) else {
       throw SlurmCommandError(
@@ -60,21 +62,25 @@ public final class SlurmCLI {
           "\(argv[0]) not found in [slurm] bin_dir, PATH or \(Self.fallbackDirs.joined(separator: ", ")); set bin_dir in sluice.toml"
       )
     }
-    counts[argv[0], default: 0] += 1
+    if counted { count(argv[0]) }
     return CommandRequest(
       argv: [path] + argv.dropFirst(), environment: environment, stdin: stdin,
-      timeout: timeout ?? self.timeout, outputLimit: 256 << 20, beforeInput: beforeInput)
+      timeout: timeout ?? self.timeout, outputLimit: 256 << 20, lateInput: lateInput)
   }
+
+  /// Counts a call of `program` started uncounted, once it is known to be one.
+  func count(_ program: String) { counts[program, default: 0] += 1 }
 
   /// Starts a command on another thread (counted now), so sluice's own work
   /// overlaps with Slurm's answer, which `read` reads there as soon as it comes;
   /// `onStdout` sees the output while it comes.
   public func start<Answer: Sendable>(
     _ argv: [String], timeout: Double? = nil, onStdout: (@Sendable (Data) -> Void)? = nil,
+    lateInput: (@Sendable () -> Data?)? = nil, counted: Bool = true,
     read: @escaping @Sendable (CommandResult) -> Answer
   ) -> Pending<Answer> {
     let made = Result {
-      var r = try request(argv, timeout: timeout)
+      var r = try request(argv, timeout: timeout, lateInput: lateInput, counted: counted)
       r.onStdout = onStdout
       return r
     }
@@ -99,9 +105,9 @@ public final class SlurmCLI {
   }
 
   public func run(
-    _ argv: [String], timeout: Double? = nil, stdin: Data? = nil, beforeInput: (@Sendable () -> Void)? = nil
+    _ argv: [String], timeout: Double? = nil, stdin: Data? = nil, lateInput: (@Sendable () -> Data?)? = nil
   ) throws -> CommandResult {
-    let r = try runner.run(request(argv, timeout: timeout, stdin: stdin, beforeInput: beforeInput))
+    let r = try runner.run(request(argv, timeout: timeout, stdin: stdin, lateInput: lateInput))
     log.append((argv, r.duration, r.exitCode))
     verbose?(
       String(format: "[slurm] %.3fs exit %d%@: ", r.duration, r.exitCode, r.timedOut ? " (timed out)" : "")
@@ -697,21 +703,36 @@ public final class SlurmBackend: Backend, ArrayLimited {
     return RunUpdate(runID: run.id, state: state, jobID: String(j.id.base))
   }
 
-  /// The script goes to sbatch on stdin, written only once `ready` has returned:
-  /// sbatch loads its config while the record is synced, and cannot submit a
-  /// job whose record is not yet on disk.
-  public func submit(
-    _ s: Submission, script: String, scriptPath: String, ready: @escaping @Sendable () -> Void
-  ) -> SubmitOutcome {
-    let argv = ["sbatch", "--parsable"] + (config.clusters.map { ["--clusters=\($0)"] } ?? [])
+  var submitArgv: [String] {
+    ["sbatch", "--parsable"] + (config.clusters.map { ["--clusters=\($0)"] } ?? [])
+  }
+
+  /// The longest script given to sbatch on stdin: a pipe takes up to PIPE_BUF bytes
+  /// in one piece, so a tick killed while writing cannot leave sbatch half a script to
+  /// submit. A longer one (an array's is ~1 KB; its runs are in a table file) goes by
+  /// its saved copy's path.
+  static let stdinLimit = 4096
+
+  public func submit(_ s: Submission, script: String, scriptPath: String) -> SubmitOutcome {
+    let input = Data(script.utf8)
+    let byPath = input.count > Self.stdinLimit
+    let argv = submitArgv + (byPath ? [scriptPath] : [])
     let r: CommandResult
-    do { r = try cli.run(argv, stdin: Data(script.utf8), beforeInput: ready) } catch let e
-      as SlurmCommandError
-    {
-      return .failed(e)
+    do {
+      r = try cli.run(argv, stdin: byPath ? nil : input)
     } catch {
-      return .failed(SlurmCommandError(kind: .transient, command: "sbatch", message: "\(error)"))
+      return Self.failure(error)
     }
+    return outcome(argv, r)
+  }
+
+  static func failure(_ error: Error) -> SubmitOutcome {
+    if let e = error as? SlurmCommandError { return .failed(e) }
+    return .failed(SlurmCommandError(kind: .transient, command: "sbatch", message: "\(error)"))
+  }
+
+  /// What sbatch's answer means for the runs.
+  func outcome(_ argv: [String], _ r: CommandResult) -> SubmitOutcome {
     if r.timedOut { return .uncertain("sbatch gave no answer within \(Int(cli.timeout)) s") }
     guard r.succeeded else { return .failed(fail(argv, r)) }
     do {
@@ -722,6 +743,8 @@ public final class SlurmBackend: Backend, ArrayLimited {
         "sbatch answered '\(r.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines))', not a job id")
     }
   }
+
+  public func startSubmitter() -> Submitter? { EarlySbatch(self) }
 
   public func validate(scriptPath: String) -> (ok: Bool, message: String) {
     let argv =
@@ -754,5 +777,49 @@ public final class SlurmBackend: Backend, ArrayLimited {
       throw fail(argv, r)
     }
     return "scancel \(ids.joined(separator: " "))"
+  }
+}
+
+/// An `sbatch --parsable` started before the tick knows its script: it loads its
+/// libraries and reads slurm.conf (~4 ms here) while the tick expands and records
+/// the runs, then waits for the script on stdin. Until it has one it has not spoken
+/// to the controller, so one cancelled (or left by a killed tick: its stdin closes
+/// empty) submits nothing.
+final class EarlySbatch: Submitter {
+  let backend: SlurmBackend
+  let argv: [String]
+  let script = Handoff<Data?>()
+  let pending: SlurmCLI.Pending<Void>
+  private var used = false
+
+  init(_ backend: SlurmBackend) {
+    self.backend = backend
+    argv = backend.submitArgv
+    let script = self.script
+    // Counted when it is given a script: one that is cancelled never was a call.
+    pending = backend.cli.start(argv, lateInput: { script.take() }, counted: false) { _ in }
+  }
+
+  func submit(_ s: Submission, script text: String, scriptPath: String) -> SubmitOutcome {
+    let input = Data(text.utf8)
+    guard !used, input.count <= SlurmBackend.stdinLimit else {
+      cancel()
+      return backend.submit(s, script: text, scriptPath: scriptPath)
+    }
+    used = true
+    backend.cli.count(argv[0])
+    script.give(input)
+    do {
+      return backend.outcome(argv, try backend.cli.finish(pending).result)
+    } catch {
+      return SlurmBackend.failure(error)
+    }
+  }
+
+  func cancel() {
+    guard !used else { return }
+    used = true
+    script.give(nil)
+    _ = try? pending.work.wait()
   }
 }

@@ -170,9 +170,6 @@ public final class Store: @unchecked Sendable {
   /// When the scheduler was last asked, nil if never.
   public func lastSync() -> Date? { Files.modified(lastSyncPath) }
 
-  /// Forces an `.ordered` save to stable storage.
-  public func syncActive() throws { try Files.sync(activePath) }
-
   func segmentName(_ seq: Int) -> String {
     let s = String(seq)
     return String(repeating: "0", count: max(0, 8 - s.count)) + s
@@ -258,14 +255,25 @@ public final class Store: @unchecked Sendable {
   public func appendEvents(
     _ events: [Event], state: inout ActiveState, durability: Durability = .synced
   ) throws {
-    guard !events.isEmpty else { return }
-    try prepare()
+    try writeEvents(number(events, state: &state), durability: durability)
+  }
+
+  /// Gives `events` their sequence numbers, counted in `state` (saved with it).
+  public func number(_ events: [Event], state: inout ActiveState) -> [Event] {
     var numbered: [Event] = []
+    numbered.reserveCapacity(events.count)
     for var e in events {
       state.eventSeq += 1
       e.seq = state.eventSeq
       numbered.append(e)
     }
+    return numbered
+  }
+
+  /// Writes numbered events as a new segment named by the first one's number.
+  public func writeEvents(_ numbered: [Event], durability: Durability = .synced) throws {
+    guard !numbered.isEmpty else { return }
+    try prepare()
     // One JSON object a line, keys sorted (what JSONEncoder would write), made by hand for speed.
     var o = StateCodec.W()
     for e in numbered {

@@ -42,10 +42,12 @@ public struct CommandRequest: Sendable {
   public var timeout: Double
   public var outputLimit: Int
   public var workingDirectory: String?
-  /// Runs after the program has started and before a byte of `stdin` is written:
-  /// work that must be finished before the program may read its input, done
-  /// while the program starts up.
-  public var beforeInput: (@Sendable () -> Void)?
+  /// Gives the program's input once it has started, instead of `stdin`: called on
+  /// the runner's thread right after the start and before a byte is written, so
+  /// what must be done before the program may read its input (or the input itself)
+  /// is made while the program starts up. nil ends the program (SIGKILL to its
+  /// group) without giving it any input: a program started in case it was needed.
+  public var lateInput: (@Sendable () -> Data?)?
   /// Sees each piece of stdout as it arrives (on the reading thread), so a caller
   /// can read a long answer while the program is still printing it. A runner may
   /// not call it (the test doubles do not): the full output is in the result anyway.
@@ -54,9 +56,9 @@ public struct CommandRequest: Sendable {
   public init(
     argv: [String], environment: [String: String]? = nil, stdin: Data? = nil,
     timeout: Double = 30, outputLimit: Int = 64 << 20, workingDirectory: String? = nil,
-    beforeInput: (@Sendable () -> Void)? = nil
+    lateInput: (@Sendable () -> Data?)? = nil
   ) {
-    self.beforeInput = beforeInput
+    self.lateInput = lateInput
     self.argv = argv
     self.environment = environment
     self.stdin = stdin
@@ -162,8 +164,15 @@ public struct ProcessRunner: CommandRunning {
 
     // Feed stdin (small inputs; written fully before reading to keep this simple
     // would risk deadlock, so it is written in the poll loop).
-    request.beforeInput?()
     var input = request.stdin ?? Data()
+    if let late = request.lateInput {
+      if let given = late() {
+        input = given
+      } else {
+        kill(-pid, SIGKILL)
+        input = Data()
+      }
+    }
     var inFD: Int32 = inPipe[1]
     if input.isEmpty {
       close(inFD)

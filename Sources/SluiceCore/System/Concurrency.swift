@@ -1,23 +1,5 @@
 import Foundation
 
-/// Runs an action the first time `run` is called, from any thread; later calls
-/// wait for that first run to finish.
-public final class Once: @unchecked Sendable {
-  private let lock = NSLock()
-  private var action: (() -> Void)?
-
-  public init(_ action: @escaping () -> Void) { self.action = action }
-
-  @Sendable public func run() {
-    lock.lock()
-    defer { lock.unlock() }
-    if let a = action {
-      action = nil
-      a()
-    }
-  }
-}
-
 /// Work started on its own thread; `wait` gives its result.
 public final class Background<T>: @unchecked Sendable {
   private let done = DispatchSemaphore(value: 0)
@@ -34,5 +16,23 @@ public final class Background<T>: @unchecked Sendable {
     done.wait()
     done.signal()
     return try result!.get()
+  }
+}
+
+/// A value handed from one thread to another, once: `take` waits for `give`.
+public final class Handoff<T>: @unchecked Sendable {
+  private let given = DispatchSemaphore(value: 0)
+  private var value: T?
+
+  public init() {}
+
+  public func give(_ v: T) {
+    value = v
+    given.signal()
+  }
+
+  public func take() -> T {
+    given.wait()
+    return value!
   }
 }

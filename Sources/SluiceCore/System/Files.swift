@@ -23,7 +23,7 @@ public enum Durability: Sendable {
   case synced
   /// Whole or not at all (temp file + rename), not yet forced to disk: a crash
   /// of the machine may bring back the previous version, never a mix. For files
-  /// the next tick rebuilds from Slurm anyway; `Files.sync` forces one later.
+  /// the next tick rebuilds from Slurm anyway.
   case ordered
 }
 
@@ -128,16 +128,6 @@ public enum Files {
     var st = stat()
     guard stat(path, &st) == 0 else { return nil }
     return Date(timeIntervalSince1970: Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9)
-  }
-
-  /// Forces an `.ordered` write to stable storage: the file, then its folder (the rename).
-  public static func sync(_ path: String) throws {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    if fd < 0 { throw FileError.errno(path, "cannot open") }
-    defer { close(fd) }
-    if fsync(fd) != 0 { throw FileError.errno(path, "cannot fsync") }
-    let dir = (path as NSString).deletingLastPathComponent
-    syncDirectory(dir.isEmpty ? "." : dir)
   }
 
   static func syncDirectory(_ dir: String) {

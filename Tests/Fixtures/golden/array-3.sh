@@ -9,24 +9,8 @@
 
 
 cd -- '/proj' || exit 1
-case "${SLURM_ARRAY_TASK_ID:-}" in
-  0)
-    SLUICE_RUN='p1-s.0'
-    SLUICE_EXIT='/proj/.sluice/exits/p1-s.0.a0'
-    SLUICE_COMMAND='echo 0'
-    ;;
-  1)
-    SLUICE_RUN='p1-s.1'
-    SLUICE_EXIT='/proj/.sluice/exits/p1-s.1.a0'
-    SLUICE_COMMAND='echo 1'
-    ;;
-  2)
-    SLUICE_RUN='p1-s.2'
-    SLUICE_EXIT='/proj/.sluice/exits/p1-s.2.a0'
-    SLUICE_COMMAND='echo 2'
-    ;;
-  *) echo "sluice: no run for array index ${SLURM_ARRAY_TASK_ID:-none}" >&2; exit 2 ;;
-esac
+SLUICE_TABLE='/proj/.sluice/scripts/slaaaaaaaaaa.runs'
+. "$SLUICE_TABLE" || { echo "sluice: cannot read the run table $SLUICE_TABLE" >&2; exit 2; }
 printf 'start %s %s\n' "$(date +%s)" "${SLURM_JOB_ID:-$$}" > "$SLUICE_EXIT.start" 2>/dev/null
 ( eval "$SLUICE_COMMAND" )
 SLUICE_CODE=$?

@@ -4,8 +4,8 @@ import XCTest
 
 final class RendererTests: XCTestCase {
   let context = RenderContext(
-    logsDir: "/proj/logs", exitsDir: "/proj/.sluice/exits", projectDir: "/proj", gpuFlag: .gres, clusters: nil
-  )
+    logsDir: "/proj/logs", exitsDir: "/proj/.sluice/exits", scriptsDir: "/proj/.sluice/scripts",
+    projectDir: "/proj", gpuFlag: .gres, clusters: nil)
 
   func hostileRun() -> Run {
     var r = Run(
@@ -65,7 +65,7 @@ final class RendererTests: XCTestCase {
       env: ["MSG=$(touch \(marker)) `touch \(marker)`"], created: "")
     r.workdir = dir
     let ctx = RenderContext(
-      logsDir: dir + "/logs", exitsDir: dir, projectDir: dir, gpuFlag: .gpus, clusters: nil)
+      logsDir: dir + "/logs", exitsDir: dir, scriptsDir: dir, projectDir: dir, gpuFlag: .gpus, clusters: nil)
     let text = try ScriptRenderer.render(
       Submission(tag: "sl0000000001", runs: [r], isArray: false), template: Template.builtin,
       templateName: "b", context: ctx)
@@ -89,9 +89,13 @@ final class RendererTests: XCTestCase {
     let s = Submission(tag: "slaaaaaaaaaa", runs: runs, isArray: true, throttle: 2)
     let text = try ScriptRenderer.render(s, template: Template.builtin, templateName: "b", context: context)
     try golden("array-3.sh", text)
+    let table = String(decoding: try ScriptRenderer.table(s, context: context), as: UTF8.self)
+    try golden("array-3.runs", table)
     XCTAssertTrue(text.contains("#SBATCH --array=0-2%2"))
     XCTAssertTrue(text.contains("#SBATCH --output=/proj/logs/p1-s/p1-s-%A_%a.out"))
-    XCTAssertTrue(text.contains("  2)\n    SLUICE_RUN='p1-s.2'"))
+    XCTAssertTrue(text.contains("SLUICE_TABLE='/proj/.sluice/scripts/slaaaaaaaaaa.runs'\n"))
+    XCTAssertFalse(text.contains("echo 2"), "the commands are in the table, not the script")
+    XCTAssertTrue(table.contains("  2)\n    SLUICE_RUN='p1-s.2'"))
     for (flag, want) in [
       (GPUFlag.gres, "--gres=gpu:1"), (.gpus, "--gpus=1"), (.gpusPerNode, "--gpus-per-node=1"),
     ] {
@@ -102,6 +106,41 @@ final class RendererTests: XCTestCase {
       XCTAssertTrue(d.contains(want), "\(flag)")
       XCTAssertTrue(d.contains("--clusters=c2"))
     }
+  }
+
+  /// The array script and its table, run as Slurm would run index 1 (and an index
+  /// with no run, and a missing table): the right command, its exit code recorded.
+  func testArrayScriptRunsItsIndexFromTheTable() throws {
+    let dir = makeTempDir(self)
+    let runs = (0..<3).map { i in
+      Run(id: "s.\(i)", name: "s[\(i)]", sweep: "s", command: "echo run \(i); exit \(i)", created: "")
+    }
+    let ctx = RenderContext(
+      logsDir: dir + "/logs", exitsDir: dir, scriptsDir: dir, projectDir: dir, gpuFlag: .gpus, clusters: nil)
+    let s = Submission(tag: "sl0000000002", runs: runs, isArray: true)
+    let text = try ScriptRenderer.render(s, template: Template.builtin, templateName: "b", context: ctx)
+    try Files.writeAtomically(dir + "/job.sh", text: text, mode: 0o700)
+    try Files.writeAtomically(
+      ScriptRenderer.tablePath(s, context: ctx), Data(ScriptRenderer.table(s, context: ctx)))
+    func run(_ index: String) throws -> CommandResult {
+      var env = ProcessInfo.processInfo.environment
+      env["SLURM_ARRAY_TASK_ID"] = index
+      return try ProcessRunner().run(
+        CommandRequest(argv: ["/bin/bash", dir + "/job.sh"], environment: env, workingDirectory: dir))
+    }
+    let one = try run("1")
+    XCTAssertEqual(one.stdoutText, "run 1\n")
+    XCTAssertEqual(one.exitCode, 1)
+    XCTAssertEqual(read(dir + "/s.1.a0").split(separator: " ").first, "1", "the job records its exit code")
+    XCTAssertFalse(Files.exists(dir + "/s.0.a0"))
+    let none = try run("7")
+    XCTAssertEqual(none.exitCode, 2)
+    XCTAssertTrue(none.stderrText.contains("no run for array index 7"), none.stderrText)
+    Files.remove(ScriptRenderer.tablePath(s, context: ctx))
+    let lost = try run("0")
+    XCTAssertEqual(lost.exitCode, 2)
+    XCTAssertTrue(lost.stderrText.contains("cannot read the run table"), lost.stderrText)
+    XCTAssertEqual(lost.stdoutText, "", "nothing runs without its table")
   }
 
   func testTemplatesRejectUnknownPlaceholders() {

@@ -36,8 +36,9 @@ final class SystemTests: XCTestCase {
   }
 
   /// The gate sbatch's script passes through: the program runs at once, but gets
-  /// no input until `beforeInput` has returned (sluice fsyncs the submitting record there).
-  func testProgramReadsItsInputOnlyAfterBeforeInputReturned() throws {
+  /// no input until `lateInput` has returned it (sluice fsyncs the submitting record
+  /// there, and a tick that started sbatch early renders the script meanwhile).
+  func testProgramReadsItsInputOnlyAfterLateInputReturned() throws {
     let dir = makeTempDir(self)
     let marker = dir + "/synced"
     let started = dir + "/started"
@@ -47,8 +48,7 @@ final class SystemTests: XCTestCase {
           "/bin/sh", "-c",
           "touch '\(started)'; read line; if [ -e '\(marker)' ]; then echo \"after $line\"; fi",
         ],
-        stdin: Data("sync\n".utf8),
-        beforeInput: {
+        lateInput: {
           // The program is already running while this works.
           for _ in 0..<200 where !FileManager.default.fileExists(atPath: started) { usleep(10_000) }
           usleep(100_000)
@@ -56,9 +56,28 @@ final class SystemTests: XCTestCase {
           if FileManager.default.fileExists(atPath: started) {
             FileManager.default.createFile(atPath: marker, contents: Data())
           }
+          return Data("sync\n".utf8)
         }))
     XCTAssertEqual(
-      r.stdoutText, "after sync\n", "the program started during beforeInput, and got its input only after it")
+      r.stdoutText, "after sync\n", "the program started during lateInput, and got its input only after it")
+  }
+
+  /// A program started in case it was needed, then not: nil ends it at once, and
+  /// it never sees any input (so an sbatch waiting for its script submits nothing).
+  func testNoLateInputKillsTheProgramUnfed() throws {
+    let dir = makeTempDir(self)
+    let fed = dir + "/fed"
+    let start = Date()
+    let r = try ProcessRunner().run(
+      CommandRequest(
+        argv: ["/bin/sh", "-c", "read line; touch '\(fed)'; sleep 30"],
+        lateInput: {
+          usleep(50_000)
+          return nil
+        }))
+    XCTAssertEqual(r.signal, SIGKILL)
+    XCTAssertFalse(Files.exists(fed))
+    XCTAssertLessThan(Date().timeIntervalSince(start), 10, "killed, not waited for")
   }
 
   func testTouchSetsTheTimeModifiedReads() throws {

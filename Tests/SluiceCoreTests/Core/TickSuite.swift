@@ -73,7 +73,8 @@ class TickSuite: XCTestCase {
       let r = try? ProcessRunner().run(
         CommandRequest(argv: ["squeue", "-h", "-r", "-o", "%j|%T|%b"], timeout: 20))
       // Only this project's jobs: each of its submissions left a script named by its tag.
-      let tags = Set(Files.list(dir + "/.sluice/scripts").map { String($0.dropLast(3)) })
+      let tags = Set(
+        Files.list(dir + "/.sluice/scripts").filter { $0.hasSuffix(".sh") }.map { String($0.dropLast(3)) })
       var n = 0
       for line in (r?.stdoutText ?? "").split(separator: "\n") {
         let f = line.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
@@ -438,7 +439,8 @@ final class SlurmTickTests: TickSuite {
     let tags = Set(try Store(dir: dir + "/.sluice").allSummaries(active: ActiveState()).map(\.id))
     XCTAssertEqual(tags, ["p1-one", "p1-two"])
     // Every submission this project ever made left a script named by its tag.
-    let projectTags = Set(Files.list(dir + "/.sluice/scripts").map { String($0.dropLast(3)) })
+    let projectTags = Set(
+      Files.list(dir + "/.sluice/scripts").filter { $0.hasSuffix(".sh") }.map { String($0.dropLast(3)) })
     for run in ["p1-one", "p1-two"] {
       let names = Set(
         (all + acct).split(separator: "\n").filter { n in
@@ -446,6 +448,30 @@ final class SlurmTickTests: TickSuite {
         })
       XCTAssertEqual(names.count, 1, "one submission of \(run) reached Slurm: \(names)")
     }
+  }
+
+  /// A tick that will probably submit starts sbatch before it knows the script; one
+  /// that then submits nothing (here: max_submit_per_tick = 0) stops it before it
+  /// has spoken to the controller: no job, no call counted, the run still queued.
+  func testEarlySbatchNotNeededSubmitsNothing() throws {
+    try requireBackend()
+    let dir = project("## P\n- [ ] One\n  - run: `true`\n")
+    let bin = wrapSbatch(dir, "touch '\(dir)/sbatch-ended'")
+    write(
+      dir + "/sluice.toml",
+      "[slurm]\nbackend = \"slurm\"\nbin_dir = \"\(bin)\"\n[limits]\nmax_submit_per_tick = 0\n")
+    let r = sluice(["tick", "--json"], cwd: dir, env: ["SLUICE_TRACE": "1"])
+    XCTAssertEqual(r.code, 0, r.err)
+    XCTAssertTrue(r.err.contains("sbatch started"), "the tick did start sbatch early: \(r.err)")
+    let j = try XCTUnwrap(jsonObject(r.out) as? [String: Any])
+    XCTAssertNil((j["slurm_calls"] as? [String: Int])?["sbatch"], "\(j)")
+    XCTAssertEqual((j["plan"] as? [String: Any])?["submit"] as? [String], [])
+    XCTAssertFalse(Files.exists(dir + "/sbatch-ended"), "killed while it waited for its script")
+    XCTAssertEqual(runsJSON(dir).map { $0["state"] as? String }, ["queued"])
+    let all = try ProcessRunner().run(
+      CommandRequest(argv: ["squeue", "-h", "-t", "all", "-o", "%j"], timeout: 20)
+    ).stdoutText
+    XCTAssertFalse(all.contains("p1-one."), all)
   }
 
   func testTasksFileEditedDuringATickKeepsTheEdit() throws {
