@@ -695,21 +695,21 @@ enum Commands {
       let j: JSONValue = [
         "backend": .string(report.backend),
         "plan": report.plan.map(planJSON) ?? .null,
-        "submitted": .array(report.submitted.map { ["run": .string($0.run), "job_id": .string($0.jobID)] }),
+        "submitted": .array(report.submitted.map { ["job_id": .string($0.jobID), "run": .string($0.run)] }),
         "finished": .array(
           report.finished.map { f in
-            ["run": .string(f.run), "state": .string(f.state.rawValue), "exit_code": JSONValue(f.exitCode)]
+            ["exit_code": JSONValue(f.exitCode), "run": .string(f.run), "state": .string(f.state.rawValue)]
           }),
         "submit_errors": .array(
           report.submitErrors.map { e in
-            ["run": .string(e.run), "message": .string(e.message), "transient": .bool(e.transient)]
+            ["message": .string(e.message), "run": .string(e.run), "transient": .bool(e.transient)]
           }),
         "retried": .strings(report.retried),
         "adopted": .strings(report.adopted),
         "expanded": .strings(report.expanded),
         "markers": .array(
           report.markers.applied.map {
-            ["task": .string($0.taskID), "from": .string($0.from.rawValue), "to": .string($0.to.rawValue)]
+            ["from": .string($0.from.rawValue), "task": .string($0.taskID), "to": .string($0.to.rawValue)]
           }),
         "in_flight": .int(report.inFlight),
         "queued": .int(report.queued),

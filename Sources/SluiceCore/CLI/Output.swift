@@ -53,8 +53,8 @@ public final class Output: @unchecked Sendable {
   public func json(_ value: JSONValue) {
     var w = JSONWriter()
     w.write(value, indent: 0)
-    w.bytes.append(0x0A)
-    write(w.bytes)
+    w.out.append(0x0A)
+    write(w.out.array)
   }
 
   /// Aligned columns; the last column is not padded.
@@ -123,18 +123,18 @@ public enum JSON {
   public static func string(_ value: Any) -> String {
     var w = JSONWriter()
     w.write(value, indent: 0)
-    return String(decoding: w.bytes, as: UTF8.self)
+    return w.out.string
   }
 
   public static func string(_ value: JSONValue) -> String {
     var w = JSONWriter()
     w.write(value, indent: 0)
-    return String(decoding: w.bytes, as: UTF8.self)
+    return w.out.string
   }
 }
 
 struct JSONWriter {
-  var bytes: [UInt8] = []
+  let out: ByteBuffer
 
   /// Run summaries, written field by field (no dictionaries): the fast path of
   /// `sluice runs --json`. Same shape and key order as `JSON.string`.
@@ -147,8 +147,7 @@ struct JSONWriter {
   /// Streams the summaries in chunks of about 256 KiB, so memory stays flat
   /// however many runs there are.
   static func summaries(_ list: [RunSummary], emit: ([UInt8]) -> Void) {
-    var w = JSONWriter()
-    w.bytes.reserveCapacity(1 << 18)
+    var w = JSONWriter(capacity: (1 << 18) + 4096)
     if list.isEmpty {
       emit(Array("[]\n".utf8))
       return
@@ -156,18 +155,18 @@ struct JSONWriter {
     w.raw("[")
     for (i, s) in list.enumerated() {
       if i > 0 { w.raw(",") }
-      if w.bytes.count > 1 << 18 {
-        emit(w.bytes)
-        w.bytes.removeAll(keepingCapacity: true)
+      if w.out.count > 1 << 18 {
+        emit(w.out.array)
+        w.out.removeAll()
       }
       w.newline(2)
       w.raw("{")
       w.key("attempt", first: true)
-      w.bytes.append(contentsOf: String(s.attempt).utf8)
+      w.int(s.attempt)
       w.key("ended")
       w.optional(s.ended)
       w.key("exit_code")
-      if let c = s.exitCode { w.bytes.append(contentsOf: String(c).utf8) } else { w.raw("null") }
+      if let c = s.exitCode { w.int(c) } else { w.raw("null") }
       w.key("id")
       w.string(s.id)
       w.key("job_id")
@@ -187,14 +186,14 @@ struct JSONWriter {
     }
     w.newline(0)
     w.raw("]")
-    w.bytes.append(0x0A)
-    emit(w.bytes)
+    w.out.append(0x0A)
+    emit(w.out.array)
   }
 
   mutating func key(_ k: StaticString, first: Bool = false) {
     if !first { raw(",") }
     newline(4)
-    bytes.append(0x22)
+    out.append(0x22)
     raw(k)
     raw("\" : ")
   }
@@ -203,28 +202,47 @@ struct JSONWriter {
     if let s { string(s) } else { raw("null") }
   }
 
-  init(capacity: Int = 1 << 16) { bytes.reserveCapacity(capacity) }
+  init(capacity: Int = 1 << 16) { out = ByteBuffer(capacity: capacity) }
 
   mutating func raw(_ s: StaticString) {
-    s.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    out.append(s)
+  }
+
+  /// Decimal digits, made in place (`String(v).utf8` builds a String to copy).
+  mutating func int(_ v: Int) {
+    if v >= 0 && v < 10 {
+      out.append(0x30 &+ UInt8(truncatingIfNeeded: v))
+      return
+    }
+    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buf in
+      var n = v.magnitude
+      var i = 20
+      repeat {
+        i -= 1
+        buf[i] = 0x30 &+ UInt8(truncatingIfNeeded: n % 10)
+        n /= 10
+      } while n > 0
+      if v < 0 { out.append(0x2D) }
+      out.append(UnsafeBufferPointer(rebasing: buf[i..<20]))
+    }
   }
 
   mutating func newline(_ indent: Int) {
-    bytes.append(0x0A)
-    for _ in 0..<indent { bytes.append(0x20) }
+    out.append(0x0A)
+    for _ in 0..<indent { out.append(0x20) }
   }
 
   mutating func string(_ s: String) {
-    bytes.append(0x22)
+    out.append(0x22)
     // On the contiguous bytes: scanning and copying a String's UTF8View element by
     // element was most of the cost of saving 1,000 runs.
     let plain = s.utf8.withContiguousStorageIfAvailable { buf -> Bool in
       for b in buf where b < 0x20 || b == 0x22 || b == 0x5C { return false }
-      bytes.append(contentsOf: buf)
+      out.append(buf)
       return true
     }
     if plain == true {
-      bytes.append(0x22)
+      out.append(0x22)
       return
     }
     for b in s.utf8 {
@@ -236,18 +254,18 @@ struct JSONWriter {
       case 0x09: raw("\\t")
       case 0..<0x20:
         let hex = Array("0123456789abcdef".utf8)
-        bytes.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]])
-      default: bytes.append(b)
+        out.append([0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]])
+      default: out.append(b)
       }
     }
-    bytes.append(0x22)
+    out.append(0x22)
   }
 
   mutating func write(_ value: JSONValue, indent: Int) {
     switch value {
     case .null: raw("null")
     case .bool(let b): raw(b ? "true" : "false")
-    case .int(let i): bytes.append(contentsOf: String(i).utf8)
+    case .int(let i): int(i)
     case .string(let s): string(s)
     case .strings(let a): array(a.count, indent: indent) { w, i, _ in w.string(a[i]) }
     case .array(let a): array(a.count, indent: indent) { w, i, ind in w.write(a[i], indent: ind) }
@@ -256,9 +274,13 @@ struct JSONWriter {
         raw("{}")
         return
       }
+      // Built in key order (as the tick's are), they are written as they come.
+      let inOrder = zip(pairs, pairs.dropFirst()).allSatisfy { $0.0 < $1.0 }
       raw("{")
-      for (i, (k, v)) in pairs.sorted(by: { $0.0 < $1.0 }).enumerated() {
-        if i > 0 { raw(",") }
+      var first = true
+      for (k, v) in inOrder ? pairs : pairs.sorted(by: { $0.0 < $1.0 }) {
+        if !first { raw(",") }
+        first = false
         newline(indent + 2)
         string(k)
         raw(" : ")
@@ -278,10 +300,10 @@ struct JSONWriter {
     case let v as JSONValue: write(v, indent: indent)
     case let s as String: string(s)
     case let b as Bool: raw(b ? "true" : "false")
-    case let i as Int: bytes.append(contentsOf: String(i).utf8)
-    case let i as Int32: bytes.append(contentsOf: String(i).utf8)
-    case let u as UInt64: bytes.append(contentsOf: String(u).utf8)
-    case let d as Double: bytes.append(contentsOf: (d.isFinite ? String(d) : "null").utf8)
+    case let i as Int: int(i)
+    case let i as Int32: out.append(Array(String(i).utf8))
+    case let u as UInt64: out.append(Array(String(u).utf8))
+    case let d as Double: out.append(Array((d.isFinite ? String(d) : "null").utf8))
     case is NSNull: raw("null")
     // Exact types before the general ones: casting [[String: String]] to [Any?] (a
     // tick's 1,000 submitted runs) boxes every element and cost ~10 ms.

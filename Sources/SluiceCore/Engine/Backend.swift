@@ -64,7 +64,10 @@ public protocol Backend: AnyObject {
   func cancel(_ runs: [Run]) throws -> String
   /// Problems met that did not stop the work.
   var warnings: [String] { get }
-  func prefetch()
+  /// Starts the scheduler queries a tick will need, so they overlap with sluice's
+  /// own work; the queue only if `queue` (a project with no state yet has nothing
+  /// in flight to look up).
+  func prefetch(queue: Bool)
 }
 
 /// A submission started ahead (see `Backend.startSubmitter`): used once, or cancelled.
@@ -78,8 +81,7 @@ public protocol Submitter: AnyObject {
 extension Backend {
   public var warnings: [String] { [] }
   public func startSubmitter() -> Submitter? { nil }
-  /// Starts the scheduler queries a tick will need, so they overlap with sluice's own work.
-  public func prefetch() {}
+  public func prefetch(queue: Bool) {}
 }
 
 /// What `observe` may need beyond the runs.

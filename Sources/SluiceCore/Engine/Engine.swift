@@ -182,8 +182,10 @@ public final class Engine {
     // squeue and sinfo run while the state loads (the scheduler's answer is the
     // slow part of a tick), after the lock: a snapshot taken before it could miss
     // jobs that the tick holding it was submitting. A --gpus-free plan needs no
-    // scheduler at all.
-    if gpusFreeOverride == nil { backend.prefetch() }
+    // scheduler at all, and a project's first tick (no state file) has no runs to
+    // look up in the queue: on a login node's few cores, a squeue not needed only
+    // takes CPU from the tick and the sbatch it starts.
+    if gpusFreeOverride == nil { backend.prefetch(queue: Files.exists(store.activePath)) }
     Trace.mark("prefetch started")
     var state = try store.loadActive()
     Trace.mark("state loaded")
@@ -411,8 +413,9 @@ public final class Engine {
         switch outcome {
         case .submitted(let jobID, _):
           report.submissions.append((s.tag, String(jobID), s.runs.count))
-          let out = ScriptRenderer.outputPattern(s, context: renderContext, err: false)
-          let err = ScriptRenderer.outputPattern(s, context: renderContext, err: true)
+          let out = LogPattern(ScriptRenderer.outputPattern(s, context: renderContext, err: false))
+          let err = LogPattern(ScriptRenderer.outputPattern(s, context: renderContext, err: true))
+          let job = String(jobID)
           for (k, r) in s.runs.enumerated() {
             let i = index[r.id]!
             let idx: Int? = s.isArray ? k : nil
@@ -423,8 +426,8 @@ public final class Engine {
             state.runs[i].submitted = stamp
             state.runs[i].submitError = nil
             state.runs[i].missingSince = nil
-            state.runs[i].stdoutPath = ScriptRenderer.resolvedLog(pattern: out, jobID: jobID, index: idx)
-            state.runs[i].stderrPath = ScriptRenderer.resolvedLog(pattern: err, jobID: jobID, index: idx)
+            state.runs[i].stdoutPath = out.path(job: job, index: idx)
+            state.runs[i].stderrPath = err.path(job: job, index: idx)
             report.submitted.append((r.id, state.runs[i].jobID!))
             events.append(
               Event(time: stamp, kind: "submitted", run: r.id, task: r.task, jobID: state.runs[i].jobID))

@@ -40,11 +40,23 @@ public enum Expander {
       let tokens = Grid.tokens(spec.command)
       let template = spec.template ?? config.defaultTemplate
       state.runs.reserveCapacity(state.runs.count + configs.count)
+      let idPrefix = sweep.id + "."
       for (i, values) in configs.enumerated() {
         let command = Grid.command(tokens, for: values)
-        let suffix = values.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
-        let id = configs.count == 1 ? sweep.id : "\(sweep.id).\(i)"
-        let name = suffix.isEmpty ? base : "\(base)[\(suffix)]"
+        // Appends, not interpolation and joined(): this runs once a run, thousands
+        // of times for a big grid.
+        var name = base
+        if !values.isEmpty {
+          name += "["
+          for (k, (p, v)) in values.enumerated() {
+            if k > 0 { name += "," }
+            name += p
+            name += "="
+            name += v
+          }
+          name += "]"
+        }
+        let id = configs.count == 1 ? sweep.id : idPrefix + String(i)
         var run = Run(
           id: id, name: name, sweep: sweep.id, task: task.id, command: command,
           params: values.map { [$0.0, $0.1] }, resources: resources,

@@ -72,26 +72,7 @@ public enum ScriptRenderer {
 
   /// The concrete log path once the job id is known.
   public static func resolvedLog(pattern: String, jobID: Int, index: Int?) -> String {
-    // On bytes ('%' and the letters are ASCII; other bytes are copied as they are).
-    var out: [UInt8] = []
-    out.reserveCapacity(pattern.utf8.count + 24)
-    var percent = false
-    for b in pattern.utf8 {
-      if percent {
-        percent = false
-        switch b {
-        case 0x41, 0x6A: out += String(jobID).utf8  // A, j
-        case 0x61: out += (index.map(String.init) ?? "").utf8  // a
-        default: out += [0x25, b]
-        }
-      } else if b == 0x25 {
-        percent = true
-      } else {
-        out.append(b)
-      }
-    }
-    if percent { out.append(0x25) }
-    return String(decoding: out, as: UTF8.self)
+    LogPattern(pattern).path(job: String(jobID), index: index)
   }
 
   public static func exitFile(_ run: Run, context: RenderContext) -> String {
@@ -257,5 +238,69 @@ public enum ScriptRenderer {
       "job_name": s.jobName,
     ]
     return try Template.render(template, name: templateName, values: values)
+  }
+}
+
+/// A log file pattern split once at its `%A`/`%j` (the job id) and `%a` (the array
+/// index), to fill for each of a submission's runs; other `%` codes stay as they are.
+public struct LogPattern: Sendable {
+  enum Piece: Sendable {
+    case text(String)
+    case job
+    case index
+  }
+  let pieces: [Piece]
+  let textLength: Int
+
+  public init(_ pattern: String) {
+    // On bytes: '%' and the letters are ASCII; other bytes are copied as they are.
+    var pieces: [Piece] = []
+    var text: [UInt8] = []
+    var length = 0
+    func flush() {
+      if !text.isEmpty {
+        pieces.append(.text(String(decoding: text, as: UTF8.self)))
+        length += text.count
+        text.removeAll()
+      }
+    }
+    var percent = false
+    for b in pattern.utf8 {
+      if percent {
+        percent = false
+        switch b {
+        case 0x41, 0x6A:  // A, j
+          flush()
+          pieces.append(.job)
+        case 0x61:  // a
+          flush()
+          pieces.append(.index)
+        default: text += [0x25, b]
+        }
+      } else if b == 0x25 {
+        percent = true
+      } else {
+        text.append(b)
+      }
+    }
+    if percent { text.append(0x25) }
+    flush()
+    self.pieces = pieces
+    self.textLength = length
+  }
+
+  /// The path for job `job` (its id as text) and array index `index` (none: empty).
+  public func path(job: String, index: Int?) -> String {
+    let i = index.map(String.init) ?? ""
+    var out = ""
+    out.reserveCapacity(textLength + 2 * (job.utf8.count + i.utf8.count))
+    for p in pieces {
+      switch p {
+      case .text(let t): out += t
+      case .job: out += job
+      case .index: out += i
+      }
+    }
+    return out
   }
 }

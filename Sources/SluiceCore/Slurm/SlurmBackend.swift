@@ -201,9 +201,10 @@ public final class SlurmBackend: Backend, ArrayLimited {
   private var nodesCache: [NodeInfo]?
 
   /// Starts the tick's one `sinfo` and one `squeue` at once, in the background.
-  public func prefetch() {
-    // squeue first: its answer is the longer wait.
-    if pendingQueue == nil && queueCache == nil {
+  public func prefetch(queue: Bool) {
+    // squeue first: its answer is the longer wait. Not asked for, it is still run if
+    // the tick turns out to need it (submit limits to check).
+    if queue && pendingQueue == nil && queueCache == nil {
       // Read line by line while squeue prints (it writes ~150 bytes a job).
       let reader = QueueReader()
       pendingQueue = cli.start(

@@ -136,6 +136,9 @@ public final class Store: @unchecked Sendable {
     throw StoreError.corrupt(path: activePath, message: "unreadable")
   }
 
+  /// Threads that encode a big state at once: this machine's cores, at most 4.
+  static let encoders = min(4, max(1, ProcessInfo.processInfo.activeProcessorCount))
+
   /// Saves `state`, first moving its finished runs to a new archive segment.
   /// Archive segments are always synced before the active file stops listing
   /// their runs; `durability` is for the active file itself.
@@ -152,8 +155,12 @@ public final class Store: @unchecked Sendable {
       }
       state.runs.removeAll(where: \.state.isTerminal)
     }
-    try Files.writeAtomically(
-      activePath, StateCodec.encodeActive(state), mode: fileMode, durability: durability)
+    let pieces = StateCodec.encodeActive(state, parts: Self.encoders)
+    try withExtendedLifetime(pieces) {
+      try Files.writeAtomically(
+        activePath, pieces: pieces.map { UnsafeRawBufferPointer(start: $0.base, count: $0.count) },
+        mode: fileMode, durability: durability)
+    }
   }
 
   var lastSyncPath: String { dir + "/last-sync" }
@@ -291,7 +298,7 @@ public final class Store: @unchecked Sendable {
       o.w.raw("\n")
     }
     let name = eventsDir + "/" + segmentName(numbered[0].seq) + ".jsonl"
-    try Files.writeAtomically(name, Data(o.w.bytes), mode: fileMode, durability: durability)
+    try o.w.out.withBytes { try Files.writeAtomically(name, $0, mode: fileMode, durability: durability) }
   }
 
   public func events(since cursor: Int) throws -> [Event] {

@@ -56,7 +56,7 @@ final class StoreTests: XCTestCase {
     s.archiveSeq = 4
     s.eventSeq = 9
     s.runSeq = 2
-    let fast = StateCodec.encodeActive(s)
+    let fast = StateCodec.encodeActive(s).reduce(into: Data()) { d, b in b.withBytes { d.append($0) } }
     let viaCodable = try JSONDecoder().decode(ActiveFileV1.self, from: fast)
     XCTAssertEqual(viaCodable.runs, s.runs)
     XCTAssertEqual(viaCodable.sweeps, s.sweeps)
@@ -251,5 +251,52 @@ final class StoreTests: XCTestCase {
     }
     let state = try Store(dir: dir + "/.sluice").loadActive()
     XCTAssertEqual(Set(state.runs.map(\.name)), Set((0..<8).map { "r\($0)" }))
+  }
+
+  /// The JSON writers' numbers and strings, typed and untyped alike: digits made in
+  /// place (negative, zero, the extremes) and strings escaped.
+  func testJSONWriterNumbersAndStrings() {
+    let ints = [0, 7, 10, -1, -42, 1_000_000, Int.max, Int.min]
+    let typed: JSONValue = [
+      "ints": .array(ints.map { .int($0) }), "s": "a\"b\\c\n\u{1}é", "none": .null, "yes": true,
+      "list": .strings(["x"]),
+    ]
+    let text = JSON.string(typed)
+    XCTAssertEqual(
+      text,
+      "{\n  \"ints\" : [\n    0,\n    7,\n    10,\n    -1,\n    -42,\n    1000000,\n    9223372036854775807,\n"
+        + "    -9223372036854775808\n  ],\n  \"list\" : [\n    \"x\"\n  ],\n  \"none\" : null,\n"
+        + "  \"s\" : \"a\\\"b\\\\c\\n\\u0001é\",\n  \"yes\" : true\n}")
+    let untyped: [String: Any?] = ["ints": ints, "s": "a\"b\\c\n\u{1}é", "none": nil, "yes": true, "list": ["x"]]
+    XCTAssertEqual(JSON.string(untyped as Any), text, "the Any writer writes the same")
+    let back = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
+    XCTAssertEqual(back?["ints"] as? [Int], ints)
+    XCTAssertEqual(back?["s"] as? String, "a\"b\\c\n\u{1}é")
+  }
+
+  /// A big state is encoded by several threads at once: the file is the same, byte
+  /// for byte, as one thread writes, for any number of pieces, and reads back whole.
+  func testStateEncodedInPiecesIsTheSameFile() throws {
+    var s = ActiveState()
+    s.sweeps = [Sweep(id: "p1-g", name: "g", goal: "G", created: "t", task: "p1-g")]
+    s.runs = (0..<1_237).map { i in
+      var r = run("p1-g.\(i)", i % 3 == 0 ? .running : .queued)
+      r.command = "python train.py --seed \(i) 'é ✓'"
+      r.params = [["seed", String(i)]]
+      if i % 5 == 0 { r.env = ["K=\(i)\n"] }
+      return r
+    }
+    s.eventSeq = 77
+    func file(_ parts: Int) -> Data {
+      StateCodec.encodeActive(s, parts: parts).reduce(into: Data()) { d, b in b.withBytes { d.append($0) } }
+    }
+    let one = file(1)
+    for parts in [2, 3, 4, 8] { XCTAssertEqual(file(parts), one, "\(parts) pieces") }
+    XCTAssertEqual(StateCodec.decodeActive(file(3)), s)
+    XCTAssertEqual(try JSONDecoder().decode(ActiveFileV1.self, from: file(4)).runs, s.runs)
+    // And through the store, which picks the number of pieces itself.
+    let store = Store(dir: makeTempDir(self) + "/.sluice")
+    try store.save(&s)
+    XCTAssertEqual(try Files.read(store.activePath), one)
   }
 }

@@ -1,0 +1,65 @@
+/// Bytes appended in place through a pointer: what the JSON writers write into.
+/// A tick writes ~100,000 small pieces (keys, values, commas) for 1,000 runs, and
+/// an Array's checks and generic copy on each append were a third of that work.
+public final class ByteBuffer {
+  public private(set) var base: UnsafeMutablePointer<UInt8>
+  public private(set) var count = 0
+  private var capacity: Int
+
+  public init(capacity: Int = 1 << 12) {
+    self.capacity = max(16, capacity)
+    base = .allocate(capacity: self.capacity)
+  }
+
+  deinit { base.deallocate() }
+
+  /// Makes room for `n` bytes in all, so that appending up to there never regrows
+  /// (regrowing copies, and touches new pages).
+  public func reserve(_ n: Int) {
+    if n > capacity { grow(to: n) }
+  }
+
+  private func grow(to n: Int) {
+    let c = max(n, capacity * 2)
+    let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
+    bigger.update(from: base, count: count)
+    base.deallocate()
+    base = bigger
+    capacity = c
+  }
+
+  @inline(__always) public func append(_ b: UInt8) {
+    if count == capacity { grow(to: count + 1) }
+    base[count] = b
+    count += 1
+  }
+
+  @inline(__always) public func append(_ p: UnsafeBufferPointer<UInt8>) {
+    let n = p.count
+    guard n > 0 else { return }
+    if count + n > capacity { grow(to: count + n) }
+    (base + count).update(from: p.baseAddress!, count: n)
+    count += n
+  }
+
+  public func append(_ s: StaticString) {
+    s.withUTF8Buffer { append($0) }
+  }
+
+  public func append(_ bytes: [UInt8]) {
+    bytes.withUnsafeBufferPointer { append($0) }
+  }
+
+  public func removeAll() { count = 0 }
+
+  /// Reads the bytes so far in place (the buffer is kept alive meanwhile; a pointer
+  /// taken out of it would not keep it).
+  public func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+    try withExtendedLifetime(self) { try body(UnsafeBufferPointer(start: base, count: count)) }
+  }
+
+  /// A copy of the bytes so far.
+  public var array: [UInt8] { withBytes { Array($0) } }
+
+  public var string: String { withBytes { String(decoding: $0, as: UTF8.self) } }
+}
