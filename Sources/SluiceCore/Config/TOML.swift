@@ -33,23 +33,24 @@ public enum TOML {
   public static func parse(_ text: String, path: String) throws -> Document {
     var doc: Document = ["": [:]]
     var table = ""
-    let lines = text.components(separatedBy: "\n")
+    // Split and trimmed without Foundation's bridging (what it trims, the same).
+    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
     var i = 0
     func fail(_ line: Int, _ msg: String) -> DiagnosticsError {
       DiagnosticsError([Diagnostic(file: path, line: line, severity: .error, message: msg)])
     }
     while i < lines.count {
       let number = i + 1
-      var line = lines[i].trimmingCharacters(in: .whitespaces)
+      var line = Validate.trimBlanks(lines[i])
       if line.hasSuffix("\r") { line.removeLast() }
       i += 1
-      line = stripComment(line).trimmingCharacters(in: .whitespaces)
+      line = Validate.trimBlanks(stripComment(line))
       if line.isEmpty { continue }
       if line.hasPrefix("[") {
         guard line.hasSuffix("]"), !line.hasPrefix("[[") else {
           throw fail(number, "malformed table header '\(line)'; write '[name]'")
         }
-        let name = line.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
+        let name = Validate.trimBlanks(line.dropFirst().dropLast())
         guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "_-.".contains($0) }) else {
           throw fail(number, "bad table name '\(name)'; use letters, digits, '_' and '-'")
         }
@@ -63,18 +64,18 @@ public enum TOML {
       guard let eq = line.firstIndex(of: "=") else {
         throw fail(number, "expected 'key = value', found '\(line)'")
       }
-      var key = line[..<eq].trimmingCharacters(in: .whitespaces)
+      var key = Validate.trimBlanks(line[..<eq])
       if key.count >= 2 && key.hasPrefix("\"") && key.hasSuffix("\"") {
         key = String(key.dropFirst().dropLast())
       }
       guard !key.isEmpty, key.allSatisfy({ $0.isLetter || $0.isNumber || "_-".contains($0) }) else {
         throw fail(number, "bad key '\(key)'; use letters, digits, '_' and '-'")
       }
-      var raw = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+      var raw = Validate.trimBlanks(line[line.index(after: eq)...])
       // Arrays may continue over several lines until the closing bracket.
       if raw.hasPrefix("[") {
         while !arrayClosed(raw) && i < lines.count {
-          raw += " " + stripComment(lines[i]).trimmingCharacters(in: .whitespaces)
+          raw += " " + Validate.trimBlanks(stripComment(lines[i]))
           i += 1
         }
       }
@@ -149,7 +150,7 @@ public enum TOML {
     if raw == "false" { return .boolean(false) }
     if raw.hasPrefix("\"") || raw.hasPrefix("'") {
       let (s, rest) = try parseString(Substring(raw))
-      if !rest.trimmingCharacters(in: .whitespaces).isEmpty {
+      if !Validate.trimBlanks(rest).isEmpty {
         throw ValueError(message: "unexpected text after the string: '\(rest)'")
       }
       return .string(s)
@@ -176,7 +177,7 @@ public enum TOML {
           throw ValueError(message: "expected ',' or ']' in the array")
         }
       }
-      if !rest.trimmingCharacters(in: .whitespaces).isEmpty {
+      if !Validate.trimBlanks(rest).isEmpty {
         throw ValueError(message: "unexpected text after the array")
       }
       return .array(items)

@@ -416,11 +416,12 @@ public final class Engine {
           let out = LogPattern(ScriptRenderer.outputPattern(s, context: renderContext, err: false))
           let err = LogPattern(ScriptRenderer.outputPattern(s, context: renderContext, err: true))
           let job = String(jobID)
+          let task = job + "_"
           for (k, r) in s.runs.enumerated() {
             let i = index[r.id]!
             let idx: Int? = s.isArray ? k : nil
             state.runs[i].state = .pending
-            state.runs[i].jobID = s.isArray ? "\(jobID)_\(k)" : String(jobID)
+            state.runs[i].jobID = s.isArray ? task + String(k) : job
             state.runs[i].arrayJobID = s.isArray ? jobID : nil
             state.runs[i].arrayIndex = idx
             state.runs[i].submitted = stamp
@@ -432,6 +433,7 @@ public final class Engine {
             events.append(
               Event(time: stamp, kind: "submitted", run: r.id, task: r.task, jobID: state.runs[i].jobID))
           }
+          Trace.mark("runs updated")
         case .uncertain(let message):
           report.submitErrors.append(
             (s.runs[0].id, "no answer from sbatch: \(message); the tag \(s.tag) is checked next tick", true))

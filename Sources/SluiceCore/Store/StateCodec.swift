@@ -730,13 +730,15 @@ enum StateCodec {
     let n = s.runs.count
     let k = n < 512 ? 1 : max(1, min(parts, 8))
     let bounds = (0...k).map { $0 * n / k }
-    nonisolated(unsafe) var pieces = [ByteBuffer?](repeating: nil, count: k)
-    pieces.withUnsafeMutableBufferPointer { out in
-      nonisolated(unsafe) let out = out
-      let runs = s.runs
-      DispatchQueue.concurrentPerform(iterations: k) { j in
-        out[j] = Self.runs(runs, bounds[j]..<bounds[j + 1])
-      }
+    // The threads see the runs through a pointer, valid until they are all waited
+    // for here: a thread still holding the array itself a moment after the save
+    // would make the tick's next change to a run copy all 1,000.
+    let pieces = s.runs.withUnsafeBufferPointer { buf in
+      nonisolated(unsafe) let buf = buf
+      let others = (1..<k).map { j in Background { Self.runs(buf, bounds[j]..<bounds[j + 1]) } }
+      var pieces = [Self.runs(buf, bounds[0]..<bounds[1])]
+      for o in others { pieces.append(try! o.wait()) }  // the work cannot throw
+      return pieces
     }
     var tail = W()
     tail.first = false
@@ -758,24 +760,21 @@ enum StateCodec {
     tail.int("version", Store.formatVersion)
     tail.close()
     tail.w.raw("\n")
-    return [o.w.out] + pieces.map { $0! } + [tail.w.out]
+    return [o.w.out] + pieces + [tail.w.out]
   }
 
   /// `runs[range]` as `active.json` lists them: each on a line of its own, after a
   /// comma unless it is the first run.
-  static func runs(_ runs: [Run], _ range: Range<Int>) -> ByteBuffer {
+  static func runs(_ runs: UnsafeBufferPointer<Run>, _ range: Range<Int>) -> ByteBuffer {
     var o = W()
     // Room for typical runs (~560 bytes) at once: regrowing copies, and faults in
     // the whole buffer again.
     o.w.out.reserve(768 * range.count + 64)
-    runs.withUnsafeBufferPointer { buf in
-      for i in range {
-        if i > 0 { o.w.out.append(0x2C) }
-        o.w.out.append(0x0A)
-        write(buf[i], &o)
-      }
+    for i in range {
+      if i > 0 { o.w.out.append(0x2C) }
+      o.w.out.append(0x0A)
+      write(runs[i], &o)
     }
     return o.w.out
   }
 }
-

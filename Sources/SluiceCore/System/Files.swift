@@ -81,7 +81,8 @@ public enum Files {
   /// Made bytes written as they are (no copy into a `Data` first: for 1,000 runs'
   /// state that copy was half a megabyte of new pages).
   public static func writeAtomically(
-    _ path: String, _ bytes: UnsafeBufferPointer<UInt8>, mode: mode_t = 0o600, durability: Durability = .synced
+    _ path: String, _ bytes: UnsafeBufferPointer<UInt8>, mode: mode_t = 0o600,
+    durability: Durability = .synced
   ) throws {
     try writeAtomically(path, pieces: [UnsafeRawBufferPointer(bytes)], mode: mode, durability: durability)
   }

@@ -267,7 +267,9 @@ final class StoreTests: XCTestCase {
       "{\n  \"ints\" : [\n    0,\n    7,\n    10,\n    -1,\n    -42,\n    1000000,\n    9223372036854775807,\n"
         + "    -9223372036854775808\n  ],\n  \"list\" : [\n    \"x\"\n  ],\n  \"none\" : null,\n"
         + "  \"s\" : \"a\\\"b\\\\c\\n\\u0001é\",\n  \"yes\" : true\n}")
-    let untyped: [String: Any?] = ["ints": ints, "s": "a\"b\\c\n\u{1}é", "none": nil, "yes": true, "list": ["x"]]
+    let untyped: [String: Any?] = [
+      "ints": ints, "s": "a\"b\\c\n\u{1}é", "none": nil, "yes": true, "list": ["x"],
+    ]
     XCTAssertEqual(JSON.string(untyped as Any), text, "the Any writer writes the same")
     let back = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
     XCTAssertEqual(back?["ints"] as? [Int], ints)
