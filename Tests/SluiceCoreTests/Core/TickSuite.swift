@@ -474,6 +474,37 @@ final class SlurmTickTests: TickSuite {
     XCTAssertFalse(all.contains("p1-one."), all)
   }
 
+  /// A tick killed while the sbatch it started early waits for its script: that
+  /// sbatch reads an empty script and submits nothing, and the next tick submits the
+  /// run once.
+  func testTickKilledWhileEarlySbatchWaitsSubmitsNothing() throws {
+    try requireBackend()
+    let dir = project("## P\n- [ ] One\n  - run: `true`\n")
+    let bin = dir + "/fakebin"
+    let real = SlurmCLI(runner: ProcessRunner(), environment: ProcessInfo.processInfo.environment, binDir: nil)
+    _ = wrapSbatch(dir, "")
+    // This sbatch kills the tick that started it before it reads a byte, then is the real one.
+    try Files.writeAtomically(
+      bin + "/sbatch",
+      text:
+        "#!/bin/bash\nkill -9 $PPID\nsleep 0.2\n\(real.locate("sbatch")!) \"$@\"\necho $? > '\(dir)/sbatch-exit'\n",
+      mode: 0o755)
+    write(dir + "/sluice.toml", "[slurm]\nbackend = \"slurm\"\nbin_dir = \"\(bin)\"\n")
+    XCTAssertEqual(sluice(["tick"], cwd: dir).code, 137, "the tick died by SIGKILL")
+    for _ in 0..<100 where !Files.exists(dir + "/sbatch-exit") { usleep(100_000) }
+    XCTAssertEqual(read(dir + "/sbatch-exit"), "1\n", "sbatch found its script empty")
+    let queue = { () -> String in
+      (try? ProcessRunner().run(CommandRequest(argv: ["squeue", "-h", "-t", "all", "-o", "%j"], timeout: 20)))?
+        .stdoutText ?? ""
+    }
+    XCTAssertFalse(queue().contains("p1-one."), queue())
+    write(dir + "/sluice.toml", "[slurm]\nbackend = \"slurm\"\n")
+    tickUntil(dir) { markers(dir) == ["[x] One"] }
+    let names = queue().split(separator: "\n").filter { $0.hasPrefix("p1-one.") }
+    XCTAssertLessThanOrEqual(names.count, 1, "submitted once: \(names)")
+    XCTAssertEqual(runsJSON(dir).map { $0["attempt"] as? Int }, [0])
+  }
+
   func testTasksFileEditedDuringATickKeepsTheEdit() throws {
     try requireBackend()
     let dir = project("## P\n- [ ] One\n  - run: `true`\n")
