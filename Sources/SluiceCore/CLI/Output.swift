@@ -269,25 +269,7 @@ struct JSONWriter {
     case .string(let s): string(s)
     case .strings(let a): array(a.count, indent: indent) { w, i, _ in w.string(a[i]) }
     case .array(let a): array(a.count, indent: indent) { w, i, ind in w.write(a[i], indent: ind) }
-    case .object(let pairs):
-      if pairs.isEmpty {
-        raw("{}")
-        return
-      }
-      // Built in key order (as the tick's are), they are written as they come.
-      let inOrder = zip(pairs, pairs.dropFirst()).allSatisfy { $0.0 < $1.0 }
-      raw("{")
-      var first = true
-      for (k, v) in inOrder ? pairs : pairs.sorted(by: { $0.0 < $1.0 }) {
-        if !first { raw(",") }
-        first = false
-        newline(indent + 2)
-        string(k)
-        raw(" : ")
-        write(v, indent: indent + 2)
-      }
-      newline(indent)
-      raw("}")
+    case .object(let pairs): object(pairs, indent: indent) { w, v, ind in w.write(v, indent: ind) }
     }
   }
 
@@ -322,17 +304,26 @@ struct JSONWriter {
   }
 
   mutating func object(_ pairs: [(String, Any?)], indent: Int) {
+    object(pairs, indent: indent) { w, v, ind in w.write(v, indent: ind) }
+  }
+
+  /// `{"k" : v, ...}` with the keys sorted; pairs made in key order (the tick's
+  /// typed ones are) are written as they come.
+  mutating func object<V>(_ pairs: [(String, V)], indent: Int, _ value: (inout JSONWriter, V, Int) -> Void) {
     if pairs.isEmpty {
       raw("{}")
       return
     }
+    let inOrder = zip(pairs, pairs.dropFirst()).allSatisfy { $0.0 < $1.0 }
     raw("{")
-    for (i, (k, v)) in pairs.sorted(by: { $0.0 < $1.0 }).enumerated() {
-      if i > 0 { raw(",") }
+    var first = true
+    for (k, v) in inOrder ? pairs : pairs.sorted(by: { $0.0 < $1.0 }) {
+      if !first { raw(",") }
+      first = false
       newline(indent + 2)
       string(k)
       raw(" : ")
-      write(v, indent: indent + 2)
+      value(&self, v, indent + 2)
     }
     newline(indent)
     raw("}")

@@ -481,7 +481,8 @@ final class SlurmTickTests: TickSuite {
     try requireBackend()
     let dir = project("## P\n- [ ] One\n  - run: `true`\n")
     let bin = dir + "/fakebin"
-    let real = SlurmCLI(runner: ProcessRunner(), environment: ProcessInfo.processInfo.environment, binDir: nil)
+    let real = SlurmCLI(
+      runner: ProcessRunner(), environment: ProcessInfo.processInfo.environment, binDir: nil)
     _ = wrapSbatch(dir, "")
     // This sbatch kills the tick that started it before it reads a byte, then is the real one.
     try Files.writeAtomically(
