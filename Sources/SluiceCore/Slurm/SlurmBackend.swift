@@ -808,7 +808,7 @@ final class EarlySbatch: Submitter {
       return backend.submit(s, script: text, scriptPath: scriptPath)
     }
     used = true
-    backend.cli.count(argv[0])
+    if backend.cli.locate(argv[0]) != nil { backend.cli.count(argv[0]) }  // else it failed to start
     script.give(input)
     do {
       return backend.outcome(argv, try backend.cli.finish(pending).result)

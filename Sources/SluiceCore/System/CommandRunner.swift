@@ -173,6 +173,9 @@ public struct ProcessRunner: CommandRunning {
         input = Data()
       }
     }
+    // The timeout counts from when the program has its input: one started early may
+    // wait for it for as long as the work before it takes (a slow sync, say).
+    let deadline = Date().addingTimeInterval(request.timeout)
     var inFD: Int32 = inPipe[1]
     if input.isEmpty {
       close(inFD)
@@ -187,7 +190,6 @@ public struct ProcessRunner: CommandRunning {
     var timedOut = false
     var openOut = true
     var openErr = true
-    let deadline = start.addingTimeInterval(request.timeout)
     var killAt: Date?
     var buffer = [UInt8](repeating: 0, count: 65536)
     // Past the deadline: SIGTERM to the whole process group, SIGKILL after the grace.

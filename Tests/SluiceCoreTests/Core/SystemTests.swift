@@ -62,6 +62,24 @@ final class SystemTests: XCTestCase {
       r.stdoutText, "after sync\n", "the program started during lateInput, and got its input only after it")
   }
 
+  /// The timeout counts from when the program was given its input, not from its
+  /// start: an sbatch started early may wait longer than the timeout for its script.
+  func testTimeoutCountsFromTheLateInput() throws {
+    let r = try ProcessRunner().run(
+      CommandRequest(
+        argv: ["/bin/cat"], timeout: 1,
+        lateInput: {
+          usleep(1_500_000)
+          return Data("late\n".utf8)
+        }))
+    XCTAssertFalse(r.timedOut)
+    XCTAssertEqual(r.stdoutText, "late\n")
+    let slow = try ProcessRunner(killGrace: 0.2).run(
+      CommandRequest(
+        argv: ["/bin/sh", "-c", "read x; sleep 30"], timeout: 0.5, lateInput: { Data("x\n".utf8) }))
+    XCTAssertTrue(slow.timedOut, "still enforced once the input is given")
+  }
+
   /// A program started in case it was needed, then not: nil ends it at once, and
   /// it never sees any input (so an sbatch waiting for its script submits nothing).
   func testNoLateInputKillsTheProgramUnfed() throws {
