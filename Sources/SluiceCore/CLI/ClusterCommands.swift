@@ -186,7 +186,7 @@ enum ClusterCommands {
       // Accounting.
       let argv =
         ["sacct", "-n", "-X", "-P", "-S", "now", "-o", "JobID"]
-        + (config.clusters.map { ["--clusters=\($0)"] } ?? [])
+        + config.clusterArgs
       if let r = try? backend.cli.run(argv, timeout: 20) {
         if r.succeeded {
           checks.append(Check(name: "accounting", status: "ok", detail: "sacct answers"))

@@ -283,7 +283,7 @@ struct JSONWriter {
     case let s as String: string(s)
     case let b as Bool: raw(b ? "true" : "false")
     case let i as Int: int(i)
-    case let i as Int32: out.append(Array(String(i).utf8))
+    case let i as Int32: int(Int(i))
     case let u as UInt64: out.append(Array(String(u).utf8))
     case let d as Double: out.append(Array((d.isFinite ? String(d) : "null").utf8))
     case is NSNull: raw("null")

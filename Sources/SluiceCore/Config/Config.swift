@@ -22,6 +22,8 @@ public struct Config: Equatable, Sendable {
   public var maxSubmitPerTick: Int?
   public var binDir: String?
   public var clusters: String?
+  /// `--clusters=…` for every Slurm command, when `[slurm] clusters` is set.
+  public var clusterArgs: [String] { clusters.map { ["--clusters=\($0)"] } ?? [] }
   public var gpuFlag: GPUFlag = .gres
   public var backend: BackendChoice = .auto
   public var commandTimeout: Double = 30

@@ -342,7 +342,7 @@ public final class Engine {
         // Exactly once: every run is `submitting` with its tag on disk before sbatch
         // may read a script (an sbatch started early is waiting for it).
         for s in submissions {
-          let scriptPath = store.scriptPath(tag: s.tag)
+          let scriptPath = ScriptRenderer.scriptPath(s, context: context)
           for (k, r) in s.runs.enumerated() {
             let i = index[r.id]!
             state.runs[i].state = .submitting
@@ -379,16 +379,19 @@ public final class Engine {
           report.scripts.append((s.tag, script, table.map { String(decoding: $0, as: UTF8.self) }))
         }
         if options.dryRun && !options.testOnly { continue }
-        let scriptPath = store.scriptPath(tag: s.tag)
+        let scriptPath = ScriptRenderer.scriptPath(s, context: context)
         // The run table, before the job can exist (it reads it when it starts). Not
         // forced to disk: on NFS the close sends it to the server, which is where the
         // job reads it from.
         if let table {
-          try Files.writeAtomically(
-            ScriptRenderer.tablePath(s, context: renderContext), Data(table), mode: config.fileMode,
-            durability: .ordered)
+          try table.withUnsafeBytes {
+            try Files.writeAtomically(
+              ScriptRenderer.tablePath(s, context: context), pieces: [$0], mode: config.fileMode,
+              durability: .ordered)
+          }
         }
-        // A copy for people (Slurm gets the script on stdin); not forced to disk.
+        // The script as it went out (sbatch reads a long one from here, a short one
+        // from stdin); not forced to disk.
         try Files.writeAtomically(
           scriptPath, text: script, mode: 0o700 & config.fileMode | 0o100, durability: .ordered)
         try Files.makeDirectory(ScriptRenderer.logFolder(s.runs[0], context: renderContext), mode: 0o755)
@@ -506,9 +509,8 @@ public final class Engine {
   /// early: a wrong guess costs a cancelled sbatch, or the overlap.
   static func likelySubmits(_ doc: TasksDocument, _ state: ActiveState, maxConcurrent: Int?) -> Bool {
     if let m = maxConcurrent, state.inFlightCount >= m { return false }
-    let runnable = doc.runnableTasks
-    if runnable.contains(where: { t in !state.sweeps.contains { $0.task == t.id } }) { return true }
-    let ids = Set(runnable.map(\.id))
+    if !Expander.unexpanded(doc, state).isEmpty { return true }
+    let ids = Set(doc.runnableTasks.map(\.id))
     return state.runs.contains { r in r.state == .queued && (r.task.map(ids.contains) ?? true) }
   }
 

@@ -22,13 +22,17 @@ public enum Expander {
   /// Creates a sweep and its runs for every runnable task that has none yet.
   /// Returns the ids of the new sweeps.
   @discardableResult
+  /// The runnable tasks that have no sweep yet: what `expand` turns into runs.
+  static func unexpanded(_ document: TasksDocument, _ state: ActiveState) -> [TaskItem] {
+    document.runnableTasks.filter { t in !state.sweeps.contains { $0.task == t.id } }
+  }
+
   public static func expand(
     document: TasksDocument, state: inout ActiveState, config: Config, now: Date
   ) -> [String] {
     var created: [String] = []
-    for task in document.runnableTasks {
+    for task in unexpanded(document, state) {
       guard let spec = task.spec else { continue }
-      if state.sweeps.contains(where: { $0.task == task.id }) { continue }
       let stamp = Timestamps.iso(now)
       var sweep = Sweep(id: task.id, name: task.id, goal: task.title, created: stamp, task: task.id)
       if state.sweeps.contains(where: { $0.id == sweep.id }) { sweep.id = task.id + "-task" }

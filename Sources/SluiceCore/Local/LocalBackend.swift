@@ -109,6 +109,8 @@ public final class LocalBackend: Backend {
       var busy = Set(live.flatMap(\.gpus))
       let all = gpuIndices()
       let out = ScriptRendererPaths.pattern(from: scriptPath, submission: s)
+      let (outLog, errLog) = (LogPattern(out.out), LogPattern(out.err))
+      let job = String(jobID)
       for (index, run) in s.runs.enumerated() {
         let want = run.resources.gpus ?? 0
         var mine: [String] = []
@@ -123,10 +125,8 @@ public final class LocalBackend: Backend {
           env["SLURM_ARRAY_JOB_ID"] = String(jobID)
         }
         if want > 0 || !all.isEmpty { env["CUDA_VISIBLE_DEVICES"] = mine.joined(separator: ",") }
-        let stdout = ScriptRenderer.resolvedLog(
-          pattern: out.out, jobID: jobID, index: s.isArray ? index : nil)
-        let stderr = ScriptRenderer.resolvedLog(
-          pattern: out.err, jobID: jobID, index: s.isArray ? index : nil)
+        let stdout = outLog.path(job: job, index: s.isArray ? index : nil)
+        let stderr = errLog.path(job: job, index: s.isArray ? index : nil)
         let exitPath = dir + "/\(key).exit"
         var argv = ["/bin/sh", "-c"]
         let seconds = run.resources.time.flatMap(Validate.timeSeconds)

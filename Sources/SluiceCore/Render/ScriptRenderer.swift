@@ -149,6 +149,11 @@ public enum ScriptRenderer {
     }
   }
 
+  /// Where a submission's script is kept, named by its tag.
+  public static func scriptPath(_ s: Submission, context: RenderContext) -> String {
+    context.scriptsDir + "/" + s.tag + ".sh"
+  }
+
   /// Where an array's run table is kept: next to its script, named by its tag.
   public static func tablePath(_ s: Submission, context: RenderContext) -> String {
     context.scriptsDir + "/" + s.tag + ".runs"

@@ -46,6 +46,8 @@ public final class SlurmCLI {
   /// `read` made of it, on the command's own thread, if it succeeded.
   public struct Pending<Answer: Sendable>: Sendable {
     let argv: [String]
+    /// The program was found (and so started).
+    let found: Bool
     let work: Background<(result: CommandResult, answer: Answer?)>
   }
 
@@ -68,8 +70,10 @@ public final class SlurmCLI {
       timeout: timeout ?? self.timeout, outputLimit: 256 << 20, lateInput: lateInput)
   }
 
-  /// Counts a call of `program` started uncounted, once it is known to be one.
   func count(_ program: String) { counts[program, default: 0] += 1 }
+
+  /// Counts a command started uncounted, once it is known to be a call.
+  func count<Answer>(_ p: Pending<Answer>) { if p.found { count(p.argv[0]) } }
 
   /// Starts a command on another thread (counted now), so sluice's own work
   /// overlaps with Slurm's answer, which `read` reads there as soon as it comes;
@@ -86,7 +90,7 @@ public final class SlurmCLI {
     }
     let runner = self.runner
     return Pending(
-      argv: argv,
+      argv: argv, found: (try? made.get()) != nil,
       work: Background {
         let r = try runner.run(made.get())
         return (r, r.succeeded ? read(r) : nil)
@@ -276,7 +280,7 @@ public final class SlurmBackend: Backend, ArrayLimited {
       [
         "sacct", "-P", "-n", "-X", "--delimiter=\(SlurmQueries.fieldSeparator)", "-S", Self.slurmTime(since),
         "--name=" + names.joined(separator: ","), "-o", SacctParser.fields.joined(separator: ","),
-      ] + (config.clusters.map { ["--clusters=\($0)"] } ?? [])
+      ] + config.clusterArgs
     ])
   }
 
@@ -306,7 +310,7 @@ public final class SlurmBackend: Backend, ArrayLimited {
   public func ping() -> (ok: Bool, message: String) {
     guard
       let r = try? cli.run(
-        ["scontrol"] + (config.clusters.map { ["--clusters=\($0)"] } ?? []) + ["ping"], timeout: 15)
+        ["scontrol"] + config.clusterArgs + ["ping"], timeout: 15)
     else {
       return (false, "scontrol not found")
     }
@@ -705,7 +709,7 @@ public final class SlurmBackend: Backend, ArrayLimited {
   }
 
   var submitArgv: [String] {
-    ["sbatch", "--parsable"] + (config.clusters.map { ["--clusters=\($0)"] } ?? [])
+    ["sbatch", "--parsable"] + config.clusterArgs
   }
 
   /// The longest script given to sbatch on stdin: a pipe takes up to PIPE_BUF bytes
@@ -749,7 +753,7 @@ public final class SlurmBackend: Backend, ArrayLimited {
 
   public func validate(scriptPath: String) -> (ok: Bool, message: String) {
     let argv =
-      ["sbatch", "--test-only"] + (config.clusters.map { ["--clusters=\($0)"] } ?? []) + [scriptPath]
+      ["sbatch", "--test-only"] + config.clusterArgs + [scriptPath]
     guard let r = try? cli.run(argv) else { return (false, "sbatch not found") }
     let text = (r.stderrText + r.stdoutText).trimmingCharacters(in: .whitespacesAndNewlines)
     return (r.succeeded, text)
@@ -771,7 +775,7 @@ public final class SlurmBackend: Backend, ArrayLimited {
       if others { ids += selected.compactMap(\.jobID) } else { ids.append(String(a)) }
     }
     if ids.isEmpty { return "" }
-    let argv = ["scancel"] + (config.clusters.map { ["--clusters=\($0)"] } ?? []) + ids
+    let argv = ["scancel"] + config.clusterArgs + ids
     let r = try cli.run(argv)
     if !r.succeeded && !r.stderrText.contains("already completed") && !r.stderrText.contains("Invalid job id")
     {
@@ -808,7 +812,7 @@ final class EarlySbatch: Submitter {
       return backend.submit(s, script: text, scriptPath: scriptPath)
     }
     used = true
-    if backend.cli.locate(argv[0]) != nil { backend.cli.count(argv[0]) }  // else it failed to start
+    backend.cli.count(pending)
     script.give(input)
     do {
       return backend.outcome(argv, try backend.cli.finish(pending).result)

@@ -155,18 +155,12 @@ public final class Store: @unchecked Sendable {
       }
       state.runs.removeAll(where: \.state.isTerminal)
     }
-    let pieces = StateCodec.encodeActive(state, parts: Self.encoders)
-    try withExtendedLifetime(pieces) {
-      try Files.writeAtomically(
-        activePath, pieces: pieces.map { UnsafeRawBufferPointer(start: $0.base, count: $0.count) },
-        mode: fileMode, durability: durability)
-    }
+    try Files.writeAtomically(
+      activePath, buffers: StateCodec.encodeActive(state, parts: Self.encoders), mode: fileMode,
+      durability: durability)
   }
 
   var lastSyncPath: String { dir + "/last-sync" }
-
-  /// Where the script of the submission tagged `tag` is kept.
-  public func scriptPath(tag: String) -> String { scriptsDir + "/\(tag).sh" }
 
   /// Notes that the scheduler was just asked about every in-flight run: the
   /// file's time is the note (a tick that changes nothing writes nothing else).
@@ -298,7 +292,7 @@ public final class Store: @unchecked Sendable {
       o.w.raw("\n")
     }
     let name = eventsDir + "/" + segmentName(numbered[0].seq) + ".jsonl"
-    try o.w.out.withBytes { try Files.writeAtomically(name, $0, mode: fileMode, durability: durability) }
+    try Files.writeAtomically(name, buffers: [o.w.out], mode: fileMode, durability: durability)
   }
 
   public func events(since cursor: Int) throws -> [Event] {

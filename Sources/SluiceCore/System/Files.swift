@@ -78,13 +78,16 @@ public enum Files {
     try data.withUnsafeBytes { try writeAtomically(path, pieces: [$0], mode: mode, durability: durability) }
   }
 
-  /// Made bytes written as they are (no copy into a `Data` first: for 1,000 runs'
-  /// state that copy was half a megabyte of new pages).
+  /// Buffers written one after another as they are (no copy into a `Data` first:
+  /// for 1,000 runs' state that copy was half a megabyte of new pages).
   public static func writeAtomically(
-    _ path: String, _ bytes: UnsafeBufferPointer<UInt8>, mode: mode_t = 0o600,
-    durability: Durability = .synced
+    _ path: String, buffers: [ByteBuffer], mode: mode_t = 0o600, durability: Durability = .synced
   ) throws {
-    try writeAtomically(path, pieces: [UnsafeRawBufferPointer(bytes)], mode: mode, durability: durability)
+    try withExtendedLifetime(buffers) {
+      try writeAtomically(
+        path, pieces: buffers.map { UnsafeRawBufferPointer(start: $0.base, count: $0.count) }, mode: mode,
+        durability: durability)
+    }
   }
 
   /// `pieces` one after another, as one file.
