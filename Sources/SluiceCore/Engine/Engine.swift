@@ -225,6 +225,11 @@ public final class Engine {
       events.append(
         Event(time: stamp, kind: "retried", run: r.id, task: r.task, message: "after \(r.state.rawValue)"))
     }
+    // Set once the runs going out are saved `submitting`. Unless they change after in
+    // any way but sbatch accepting them, a receipt then records sbatch's answers.
+    var recorded = false
+    var changedSinceRecord = false
+    var receipts: [SubmissionReceipt] = []
     if !options.syncOnly {
       var archived: [RunSummary]?  // read only if some reset task has archived failures
       // A task reset from [!] to [ ] by a person: its failed runs go again.
@@ -352,6 +357,7 @@ public final class Engine {
           }
         }
         try store.save(&state, durability: .synced)
+        recorded = true
         Trace.mark("recorded submitting")
         index = state.indexByID()  // saving archives finished runs: positions move
       }
@@ -363,6 +369,7 @@ public final class Engine {
         do {
           (script, table) = try made.get()
         } catch {
+          changedSinceRecord = true
           for r in s.runs {
             let i = index[r.id]!
             state.runs[i].state = .failed
@@ -401,6 +408,7 @@ public final class Engine {
           continue
         }
         if stop {
+          changedSinceRecord = true
           for r in s.runs { revertToQueued(&state, index[r.id]) }
           continue
         }
@@ -416,32 +424,28 @@ public final class Engine {
         switch outcome {
         case .submitted(let jobID, _):
           report.submissions.append((s.tag, String(jobID), s.runs.count))
-          let out = LogPattern(ScriptRenderer.outputPattern(s, context: renderContext, err: false))
-          let err = LogPattern(ScriptRenderer.outputPattern(s, context: renderContext, err: true))
-          let job = String(jobID)
-          let task = job + "_"
-          for (k, r) in s.runs.enumerated() {
+          let receipt = SubmissionReceipt(
+            tag: s.tag, job: jobID, array: s.isArray, submitted: stamp,
+            stdout: ScriptRenderer.outputPattern(s, context: renderContext, err: false),
+            stderr: ScriptRenderer.outputPattern(s, context: renderContext, err: true))
+          receipts.append(receipt)
+          let out = LogPattern(receipt.stdout)
+          let err = LogPattern(receipt.stderr)
+          for r in s.runs {
             let i = index[r.id]!
-            let idx: Int? = s.isArray ? k : nil
-            state.runs[i].state = .pending
-            state.runs[i].jobID = s.isArray ? task + String(k) : job
-            state.runs[i].arrayJobID = s.isArray ? jobID : nil
-            state.runs[i].arrayIndex = idx
-            state.runs[i].submitted = stamp
-            state.runs[i].submitError = nil
-            state.runs[i].missingSince = nil
-            state.runs[i].stdoutPath = out.path(job: job, index: idx)
-            state.runs[i].stderrPath = err.path(job: job, index: idx)
+            state.runs[i].markSubmitted(job: jobID, array: s.isArray, at: stamp, out: out, err: err)
             report.submitted.append((r.id, state.runs[i].jobID!))
             events.append(
               Event(time: stamp, kind: "submitted", run: r.id, task: r.task, jobID: state.runs[i].jobID))
           }
           Trace.mark("runs updated")
         case .uncertain(let message):
+          changedSinceRecord = true
           report.submitErrors.append(
             (s.runs[0].id, "no answer from sbatch: \(message); the tag \(s.tag) is checked next tick", true))
           stop = true
         case .failed(let e):
+          changedSinceRecord = true
           let transient = e.kind == .transient
           for r in s.runs {
             let i = index[r.id]!
@@ -477,11 +481,18 @@ public final class Engine {
       // Whole-file writes, not forced to disk: a machine crash soon after may bring
       // back the previous versions, which the next tick rebuilds from Slurm (runs
       // `submitting` are adopted by tag). Archive segments are synced regardless.
-      // The events segment is written on another thread while this one saves the runs.
+      // The events segment is written on another thread while this one saves the runs
+      // (or only their receipt, when nothing else changed since they were recorded).
       let numbered = store.number(events, state: &state)
       let store = self.store
       let writing = Background { try store.writeEvents(numbered, durability: .ordered) }
-      let saved = Result { try store.save(&state, durability: .ordered) }
+      let saved = Result {
+        if recorded && !changedSinceRecord && !receipts.isEmpty {
+          try store.writeReceipt(Receipt(eventSeq: state.eventSeq, submissions: receipts))
+        } else {
+          try store.save(&state, durability: .ordered)
+        }
+      }
       Trace.mark("state saved")
       try writing.wait()
       Trace.mark("events written")

@@ -67,6 +67,62 @@ struct ActiveFileV1: Codable {
   var run_seq: Int
 }
 
+struct ReceiptFileV1: Codable {
+  var version: Int
+  var event_seq: Int
+  var submissions: [SubmissionReceipt]
+}
+
+/// What sbatch answered for one submission: its job id, and the log patterns
+/// its runs' paths are made from.
+public struct SubmissionReceipt: Codable, Equatable, Sendable {
+  public var tag: String
+  public var job: Int
+  public var array: Bool
+  public var submitted: String
+  public var stdout: String
+  public var stderr: String
+
+  public init(tag: String, job: Int, array: Bool, submitted: String, stdout: String, stderr: String) {
+    self.tag = tag
+    self.job = job
+    self.array = array
+    self.submitted = submitted
+    self.stdout = stdout
+    self.stderr = stderr
+  }
+}
+
+/// The submissions of one tick, and the event count after its events.
+public struct Receipt: Equatable, Sendable {
+  public var eventSeq: Int
+  public var submissions: [SubmissionReceipt]
+  public init(eventSeq: Int, submissions: [SubmissionReceipt]) {
+    self.eventSeq = eventSeq
+    self.submissions = submissions
+  }
+}
+
+extension Run {
+  /// A run sbatch accepted: `pending` under its job (an array's task by the run's
+  /// array index), its log paths made from the submission's patterns.
+  public mutating func markSubmitted(
+    job: Int, array: Bool, at stamp: String, out: LogPattern, err: LogPattern
+  ) {
+    let idx = array ? arrayIndex : nil
+    let jobText = String(job)
+    state = .pending
+    jobID = idx.map { jobText + "_" + String($0) } ?? jobText
+    arrayJobID = array ? job : nil
+    arrayIndex = idx
+    submitted = stamp
+    submitError = nil
+    missingSince = nil
+    stdoutPath = out.path(job: jobText, index: idx)
+    stderrPath = err.path(job: jobText, index: idx)
+  }
+}
+
 struct ArchiveFileV1: Codable {
   var version: Int
   var runs: [Run]
@@ -94,6 +150,11 @@ public final class Store: @unchecked Sendable {
   public var exitsDir: String { dir + "/exits" }
   public var eventsDir: String { dir + "/events" }
   public var logPath: String { dir + "/log.md" }
+  public var receiptsDir: String { dir + "/receipts" }
+
+  /// Receipt files the last `loadActive` applied: the next `save` writes their
+  /// effect into `active.json`, then removes them. (A store serves one command.)
+  private var appliedReceipts: [String] = []
 
   public func prepare() throws {
     for d in [dir, archiveDir, scriptsDir, exitsDir, eventsDir] {
@@ -107,7 +168,14 @@ public final class Store: @unchecked Sendable {
 
   // MARK: active state
 
+  /// The active state: `active.json`, then the receipts written since it was saved.
   public func loadActive() throws -> ActiveState {
+    var s = try loadActiveFile()
+    try applyReceipts(&s)
+    return s
+  }
+
+  func loadActiveFile() throws -> ActiveState {
     guard Files.exists(activePath) else { return ActiveState() }
     let data = try Files.read(activePath)
     // The fast reader in the common case; Codable only to explain a failure.
@@ -158,6 +226,77 @@ public final class Store: @unchecked Sendable {
     try Files.writeAtomically(
       activePath, buffers: StateCodec.encodeActive(state, parts: Self.encoders), mode: fileMode,
       durability: durability)
+    // What the receipts said is in the file now.
+    for name in appliedReceipts { Files.remove(receiptsDir + "/" + name) }
+    appliedReceipts = []
+  }
+
+  // MARK: receipts
+
+  /// Records what sbatch answered for submissions whose runs were saved
+  /// `submitting` earlier in the same tick: a few hundred bytes instead of the
+  /// whole state a second time (for a 1,000-run grid, ~550 KB encoded and written
+  /// again, most of what a tick did after sbatch answered). Not forced to disk: if
+  /// it is lost, the runs are still `submitting` with their tag, and the next tick
+  /// finds their jobs by it.
+  public func writeReceipt(_ receipt: Receipt) throws {
+    guard !receipt.submissions.isEmpty else { return }
+    try Files.makeDirectory(receiptsDir, mode: dirMode)
+    var o = StateCodec.W()
+    o.open()
+    o.int("version", Self.formatVersion)
+    o.int("event_seq", receipt.eventSeq)
+    o.key("submissions")
+    o.array(receipt.submissions, lines: true) { o, s in
+      o.open()
+      o.str("tag", s.tag)
+      o.int("job", s.job)
+      o.bool("array", s.array)
+      o.str("submitted", s.submitted)
+      o.str("stdout", s.stdout)
+      o.str("stderr", s.stderr)
+      o.close()
+    }
+    o.close()
+    o.w.raw("\n")
+    try Files.writeAtomically(
+      receiptsDir + "/" + receipt.submissions[0].tag + ".json", buffers: [o.w.out], mode: fileMode,
+      durability: .ordered)
+  }
+
+  /// Applies every receipt in `receipts/` (oldest name first) to the runs still
+  /// `submitting` under its tags; a run that moved on since is left alone, so a
+  /// receipt applied twice changes nothing.
+  func applyReceipts(_ state: inout ActiveState) throws {
+    let names = Files.list(receiptsDir).filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.sorted()
+    appliedReceipts = names
+    guard !names.isEmpty else { return }
+    var byTag: [String: SubmissionReceipt] = [:]
+    for name in names {
+      let path = receiptsDir + "/" + name
+      let data = try Files.read(path)
+      let fix = "remove it (the next tick finds the jobs of its runs by their tag)"
+      let probe: VersionProbe
+      do { probe = try JSONDecoder().decode(VersionProbe.self, from: data) } catch {
+        throw StoreError.corrupt(path: path, message: "not a sluice receipt; \(fix)")
+      }
+      guard probe.version == Self.formatVersion else {
+        throw StoreError.unknownVersion(path: path, version: probe.version)
+      }
+      let file: ReceiptFileV1
+      do { file = try JSONDecoder().decode(ReceiptFileV1.self, from: data) } catch {
+        throw StoreError.corrupt(path: path, message: "\(error); \(fix)")
+      }
+      state.eventSeq = max(state.eventSeq, file.event_seq)
+      for s in file.submissions { byTag[s.tag] = s }
+    }
+    var patterns: [String: (out: LogPattern, err: LogPattern)] = [:]
+    for i in state.runs.indices where state.runs[i].state == .submitting {
+      guard let tag = state.runs[i].submission, let s = byTag[tag] else { continue }
+      let p = patterns[tag] ?? (LogPattern(s.stdout), LogPattern(s.stderr))
+      patterns[tag] = p
+      state.runs[i].markSubmitted(job: s.job, array: s.array, at: s.submitted, out: p.out, err: p.err)
+    }
   }
 
   var lastSyncPath: String { dir + "/last-sync" }

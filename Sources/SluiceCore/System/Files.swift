@@ -170,8 +170,18 @@ public enum Files {
     _ = chmod(path, mode)
   }
 
+  /// The names in `dir` (without `.` and `..`), sorted; none if it cannot be read.
   public static func list(_ dir: String) -> [String] {
-    (try? FileManager.default.contentsOfDirectory(atPath: dir))?.sorted() ?? []
+    guard let d = opendir(dir) else { return [] }
+    defer { closedir(d) }
+    var names: [String] = []
+    while let e = readdir(d) {
+      let name = withUnsafeBytes(of: e.pointee.d_name) { raw in
+        String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+      }
+      if name != "." && name != ".." { names.append(name) }
+    }
+    return names.sorted()
   }
 
   public static func remove(_ path: String) {

@@ -34,6 +34,74 @@ final class StoreTests: XCTestCase {
     XCTAssertEqual(all.filter { $0.id == "a" }.map(\.state), [.failed])
   }
 
+  func testReceiptIsAppliedOnLoadAndFoldedByTheNextSave() throws {
+    let dir = makeTempDir(self)
+    let store = Store(dir: dir + "/.sluice")
+    var s = ActiveState()
+    s.eventSeq = 3
+    var a = run("a", .submitting)
+    a.submission = "slA"
+    a.arrayIndex = 0
+    var b = run("b", .submitting)
+    b.submission = "slA"
+    b.arrayIndex = 1
+    var c = run("c", .submitting)
+    c.submission = "slC"  // not in the receipt: left as it is
+    var d = run("d", .running)
+    d.submission = "slA"  // moved on: a receipt does not take it back
+    d.jobID = "5_9"
+    s.runs = [a, b, c, d]
+    try store.save(&s)
+    let onDisk = try Files.read(store.activePath)
+    try store.writeReceipt(
+      Receipt(
+        eventSeq: 7,
+        submissions: [
+          SubmissionReceipt(
+            tag: "slA", job: 41, array: true, submitted: "2026-12-02T00:00:00.000Z",
+            stdout: "/l/%x-%A_%a.out",
+            stderr: "/l/%A_%a.err")
+        ]))
+    XCTAssertEqual(try Files.read(store.activePath), onDisk, "a receipt leaves the state file alone")
+    let other = Store(dir: dir + "/.sluice")
+    var loaded = try other.loadActive()
+    XCTAssertEqual(loaded.eventSeq, 7)
+    XCTAssertEqual(loaded.runs.map(\.state), [.pending, .pending, .submitting, .running])
+    XCTAssertEqual(loaded.runs.map(\.jobID), ["41_0", "41_1", nil, "5_9"])
+    XCTAssertEqual(loaded.runs[1].arrayJobID, 41)
+    XCTAssertEqual(loaded.runs[1].submitted, "2026-12-02T00:00:00.000Z")
+    XCTAssertEqual(loaded.runs[1].stdoutPath, "/l/%x-41_1.out")
+    XCTAssertEqual(loaded.runs[1].stderrPath, "/l/41_1.err")
+    // What the engine does in memory is what the receipt does on load.
+    var direct = a
+    direct.markSubmitted(
+      job: 41, array: true, at: "2026-12-02T00:00:00.000Z", out: LogPattern("/l/%x-%A_%a.out"),
+      err: LogPattern("/l/%A_%a.err"))
+    XCTAssertEqual(loaded.runs[0], direct)
+    // The next save writes it all into active.json and removes the receipt.
+    try other.save(&loaded)
+    XCTAssertEqual(Files.list(store.receiptsDir), [])
+    XCTAssertEqual(try Store(dir: dir + "/.sluice").loadActive(), loaded)
+  }
+
+  func testBadReceiptIsAClearErrorThatNamesIt() throws {
+    let dir = makeTempDir(self)
+    let store = Store(dir: dir + "/.sluice")
+    try store.prepare()
+    try Files.makeDirectory(store.receiptsDir)
+    let path = store.receiptsDir + "/sl1.json"
+    write(path, "{\"version\": 1, \"event_seq\": \"x\"}")
+    XCTAssertThrowsError(try store.loadActive()) { e in
+      guard case .corrupt(let p, let m)? = e as? StoreError else { return XCTFail("\(e)") }
+      XCTAssertEqual(p, path)
+      XCTAssertTrue(m.contains("remove it"), m)
+    }
+    write(path, "{\"version\": 9}")
+    XCTAssertThrowsError(try store.loadActive()) { e in
+      XCTAssertEqual(e as? StoreError, .unknownVersion(path: path, version: 9))
+    }
+  }
+
   func testFastCodecReadsAndWritesWhatCodableDoes() throws {
     var s = ActiveState()
     s.sweeps = [Sweep(id: "s", name: "s", goal: "g \"q\"", created: "t", task: "p1-s")]

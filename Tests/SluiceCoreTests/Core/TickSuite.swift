@@ -240,6 +240,20 @@ class TickSuite: XCTestCase {
       "## P\n- [ ] Grid\n  - run: `sleep 1; case {i} in 2) exit 3;; 4) exit 5;; esac`\n  - grid: i = 0, 1, 2, 3, 4\n",
       config: "[limits]\nmax_concurrent = 5\n"  // all five at once (the local default is the core count)
     )
+    // The first tick records the runs `submitting` in active.json, then sbatch's
+    // answer in a receipt, which every reader applies on load.
+    XCTAssertEqual(sluice(["tick"], cwd: dir).code, 0)
+    let store = Store(dir: dir + "/.sluice")
+    XCTAssertEqual(Files.list(store.receiptsDir).count, 1)
+    let file = try store.loadActiveFile()
+    XCTAssertEqual(file.runs.map(\.state), Array(repeating: .submitting, count: 5))
+    XCTAssertEqual(Set(file.runs.compactMap(\.submission)).count, 1)
+    let loaded = try store.loadActive()
+    XCTAssertTrue(loaded.runs.allSatisfy { $0.state.isInFlight && $0.state != .submitting }, "\(loaded.runs)")
+    XCTAssertEqual(loaded.runs.compactMap(\.arrayIndex), [0, 1, 2, 3, 4])
+    XCTAssertEqual(
+      runsJSON(dir).compactMap { $0["job_id"] as? String }, loaded.runs.compactMap(\.jobID),
+      "what sluice runs shows")
     tickUntil(dir) {
       markers(dir) == ["[!] Grid"]
         && runsJSON(dir).allSatisfy { ["completed", "failed"].contains($0["state"] as? String ?? "") }
@@ -252,6 +266,7 @@ class TickSuite: XCTestCase {
     XCTAssertEqual(Set(ids.map { $0.split(separator: "_")[0] }).count, 1, "one array: \(ids)")
     XCTAssertEqual(
       ids.map { $0.split(separator: "_").last.map(String.init) ?? "" }, ["0", "1", "2", "3", "4"])
+    XCTAssertEqual(Files.list(store.receiptsDir), [], "folded into active.json by a later save")
   }
 }
 
