@@ -324,8 +324,13 @@ public final class Engine {
 
       // Submit.
       var index = state.indexByID()
-      let picked = plan.submit.compactMap { index[$0] }
-      let submissions = try group(picked.map { state.runs[$0] }, g: plan.g, state: state)
+      let groups = group(plan.submit.compactMap { index[$0] }, g: plan.g, state: state)
+      // Each submission's runs by position in `state.runs`, to update them in place.
+      var positions = groups.map(\.positions)
+      let submissions = groups.map { g in
+        Submission(
+          tag: g.tag, runs: g.positions.map { state.runs[$0] }, isArray: g.isArray, throttle: g.throttle)
+      }
       Trace.mark("grouped")
       var stop = false
       // The scripts and run tables (pure functions of the submissions) render on
@@ -346,32 +351,34 @@ public final class Engine {
       if !options.dryRun && !options.testOnly && !submissions.isEmpty {
         // Exactly once: every run is `submitting` with its tag on disk before sbatch
         // may read a script (an sbatch started early is waiting for it).
-        for s in submissions {
+        for (s, at) in zip(submissions, positions) {
           let scriptPath = ScriptRenderer.scriptPath(s, context: context)
-          for (k, r) in s.runs.enumerated() {
-            let i = index[r.id]!
+          for (k, i) in at.enumerated() {
             state.runs[i].state = .submitting
             state.runs[i].submission = s.tag
             state.runs[i].scriptPath = scriptPath
             state.runs[i].arrayIndex = s.isArray ? k : nil
           }
         }
+        let before = state.runs.count
         try store.save(&state, durability: .synced)
         recorded = true
         Trace.mark("recorded submitting")
-        index = state.indexByID()  // saving archives finished runs: positions move
+        if state.runs.count != before {  // saving archived finished runs: positions moved
+          index = state.indexByID()
+          positions = submissions.map { s in s.runs.map { index[$0.id]! } }
+        }
       }
       let rendered = try rendering.wait()
       Trace.mark("rendered")
-      for (s, made) in zip(submissions, rendered) {
+      for ((s, made), at) in zip(zip(submissions, rendered), positions) {
         let script: String
         let table: [UInt8]?
         do {
           (script, table) = try made.get()
         } catch {
           changedSinceRecord = true
-          for r in s.runs {
-            let i = index[r.id]!
+          for (r, i) in zip(s.runs, at) {
             state.runs[i].state = .failed
             state.runs[i].submitError = "\(error)"
             state.runs[i].reason = "render failed"
@@ -409,7 +416,7 @@ public final class Engine {
         }
         if stop {
           changedSinceRecord = true
-          for r in s.runs { revertToQueued(&state, index[r.id]) }
+          for i in at { revertToQueued(&state, i) }
           continue
         }
         Trace.mark("script saved")
@@ -431,12 +438,15 @@ public final class Engine {
           receipts.append(receipt)
           let out = LogPattern(receipt.stdout)
           let err = LogPattern(receipt.stderr)
-          for r in s.runs {
-            let i = index[r.id]!
+          report.submitted.reserveCapacity(report.submitted.count + at.count)
+          events.reserveCapacity(events.count + at.count)
+          for i in at {  // in place: a copy of each Run would retain its ~20 strings
             state.runs[i].markSubmitted(job: jobID, array: s.isArray, at: stamp, out: out, err: err)
-            report.submitted.append((r.id, state.runs[i].jobID!))
+            let id = state.runs[i].id
+            let job = state.runs[i].jobID
+            report.submitted.append((id, job!))
             events.append(
-              Event(time: stamp, kind: "submitted", run: r.id, task: r.task, jobID: state.runs[i].jobID))
+              Event(time: stamp, kind: "submitted", run: id, task: state.runs[i].task, jobID: job))
           }
           Trace.mark("runs updated")
         case .uncertain(let message):
@@ -447,8 +457,7 @@ public final class Engine {
         case .failed(let e):
           changedSinceRecord = true
           let transient = e.kind == .transient
-          for r in s.runs {
-            let i = index[r.id]!
+          for (r, i) in zip(s.runs, at) {
             if transient {
               revertToQueued(&state, i)
               state.runs[i].submitError = e.message
@@ -625,13 +634,25 @@ public final class Engine {
     return (any || adopted, adopted, false)
   }
 
-  /// Packs runs into submissions: consecutive runs of one sweep with the same
-  /// resources and script settings become one array (unless arrays are off).
-  func group(_ runs: [Run], g: Int, state: ActiveState) throws -> [Submission] {
-    var out: [Submission] = []
-    func sameScript(_ a: Run, _ b: Run) -> Bool {
-      a.sweep == b.sweep && a.resources == b.resources && a.template == b.template && a.env == b.env
-        && a.setup == b.setup && a.workdir == b.workdir
+  /// A submission's runs before their copies are made: positions in `state.runs`.
+  struct Group {
+    var tag: String
+    var positions: [Int]
+    var isArray: Bool
+    var throttle: Int?
+  }
+
+  /// Packs the runs at `runs` (positions in `state.runs`) into submissions:
+  /// consecutive runs of one sweep with the same resources and script settings
+  /// become one array (unless arrays are off), in chunks of `MaxArraySize`.
+  func group(_ runs: [Int], g: Int, state: ActiveState) -> [Group] {
+    var out: [Group] = []
+    // Compared in place (a copy of a Run retains its ~20 strings, and a sweep may
+    // have thousands).
+    func sameScript(_ i: Int, _ j: Int) -> Bool {
+      state.runs[i].sweep == state.runs[j].sweep && state.runs[i].resources == state.runs[j].resources
+        && state.runs[i].template == state.runs[j].template && state.runs[i].env == state.runs[j].env
+        && state.runs[i].setup == state.runs[j].setup && state.runs[i].workdir == state.runs[j].workdir
     }
     let maxArray = max(1, backend.maxArraySize ?? 1001)
     // Sweeps with work queued or in flight, for each array's share of g.
@@ -639,33 +660,31 @@ public final class Engine {
     for i in state.runs.indices where state.runs[i].state.isInFlight || state.runs[i].state == .queued {
       sweepsWithWork.insert(state.runs[i].sweep ?? "")
     }
-    // Runs [from, to) of `runs` share one script; `current` is that range (copying
-    // a Run costs ~1 µs, and a sweep may have thousands).
+    // Runs [from, to) of `runs` share one script.
     var from = 0
     var to = 0
     func flush() {
       guard to > from else { return }
-      let current = runs[from..<to]
-      let first = current[current.startIndex]
-      let arrays = config.array && (first.array ?? true) && current.count > 1
+      let first = runs[from]
+      let arrays = config.array && (state.runs[first].array ?? true) && to - from > 1
       if arrays {
-        var start = current.startIndex
-        while start < current.endIndex {
-          let chunk = Array(current[start..<min(current.endIndex, start + maxArray)])
+        var start = from
+        while start < to {
+          let chunk = Array(runs[start..<min(to, start + maxArray)])
           // The sweep's share of g: g split over the sweeps with work queued or in flight.
-          let sweepsActive = sweepsWithWork.union([chunk[0].sweep ?? ""]).count
+          let sweepsActive = sweepsWithWork.union([state.runs[first].sweep ?? ""]).count
           let share = max(1, g / max(1, sweepsActive))
-          out.append(Submission(tag: Self.newTag(), runs: chunk, isArray: chunk.count > 1, throttle: share))
+          out.append(Group(tag: Self.newTag(), positions: chunk, isArray: chunk.count > 1, throttle: share))
           start += maxArray
         }
       } else {
-        for r in current { out.append(Submission(tag: Self.newTag(), runs: [r], isArray: false)) }
+        for i in runs[from..<to] { out.append(Group(tag: Self.newTag(), positions: [i], isArray: false)) }
       }
       from = to
     }
-    for i in runs.indices {
-      if i > from && !sameScript(runs[i - 1], runs[i]) { flush() }
-      to = i + 1
+    for k in runs.indices {
+      if k > from && !sameScript(runs[k - 1], runs[k]) { flush() }
+      to = k + 1
     }
     flush()
     return out
