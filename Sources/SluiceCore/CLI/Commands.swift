@@ -718,6 +718,7 @@ enum Commands {
         "dry_run": .bool(ctx.args.flag("dry-run")),
       ]
       ctx.output.json(j)
+      Allocator.keepUntilExit(j)  // its thousands of nodes are not freed one by one
     } else if ctx.args.flag("dry-run") {
       printPlan(ctx, report, state: nil)
     } else if !(quiet && !report.changed) {

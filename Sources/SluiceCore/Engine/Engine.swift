@@ -331,6 +331,7 @@ public final class Engine {
         Submission(
           tag: g.tag, runs: g.positions.map { state.runs[$0] }, isArray: g.isArray, throttle: g.throttle)
       }
+      Allocator.keepUntilExit(submissions)  // not freed run by run
       Trace.mark("grouped")
       var stop = false
       // The scripts and run tables (pure functions of the submissions) render on

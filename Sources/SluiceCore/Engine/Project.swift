@@ -61,13 +61,15 @@ public enum Expander {
           name += "]"
         }
         let id = configs.count == 1 ? sweep.id : idPrefix + String(i)
-        var run = Run(
-          id: id, name: name, sweep: sweep.id, task: task.id, command: command,
-          params: values.map { [$0.0, $0.1] }, resources: resources,
-          template: template, env: spec.env, setup: spec.setup,
-          workdir: spec.workdir, maxRetries: spec.retries, array: spec.array, state: .queued, created: stamp)
-        run.source = "tasks"
-        state.runs.append(run)
+        // Made in place (a Run built aside and appended was copied field by field).
+        state.runs.append(
+          Run(
+            id: id, name: name, sweep: sweep.id, task: task.id, command: command,
+            params: values.map { [$0.0, $0.1] }, resources: resources,
+            template: template, env: spec.env, setup: spec.setup,
+            workdir: spec.workdir, maxRetries: spec.retries, array: spec.array, state: .queued, created: stamp
+          ))
+        state.runs[state.runs.count - 1].source = "tasks"
       }
     }
     return created

@@ -13,6 +13,16 @@ public enum Shell {
   /// Single-quotes `s` onto `out` (`'` inside becomes `'\''`).
   public static func appendQuoted(_ s: String, to out: inout [UInt8]) {
     out.append(0x27)
+    // Most values have no quote: copied at once from the string's own bytes.
+    let done = s.utf8.withContiguousStorageIfAvailable { b -> Bool in
+      if b.contains(0x27) { return false }
+      out.append(contentsOf: b)
+      return true
+    }
+    if done == true {
+      out.append(0x27)
+      return
+    }
     for b in s.utf8 {
       if b == 0x27 {
         out += [0x27, 0x5C, 0x27, 0x27]  // the quote as '\''
@@ -21,6 +31,13 @@ public enum Shell {
       }
     }
     out.append(0x27)
+  }
+
+  /// Appends the string's UTF-8 bytes (at once where they are contiguous).
+  public static func appendBytes(_ s: String, to out: inout [UInt8]) {
+    if s.utf8.withContiguousStorageIfAvailable({ out.append(contentsOf: $0) }) == nil {
+      out.append(contentsOf: s.utf8)
+    }
   }
 
   /// Always single-quotes (`'` inside becomes `'\''`).

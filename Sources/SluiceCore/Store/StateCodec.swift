@@ -598,12 +598,8 @@ enum StateCodec {
     /// `"k":`, after a comma unless first. The keys are sluice's own plain ASCII
     /// names: nothing to escape, so they are copied, not scanned.
     mutating func key(_ k: StaticString) {
-      if !first { w.out.append(0x2C) }
+      w.out.appendKey(k, comma: !first)
       first = false
-      w.out.append(0x22)
-      w.raw(k)
-      w.out.append(0x22)
-      w.out.append(0x3A)
     }
     /// A key that is data (a state name counted in a sweep), escaped as a string.
     mutating func key(_ k: String) {

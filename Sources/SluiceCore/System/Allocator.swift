@@ -17,6 +17,10 @@ public enum Allocator {
       _ = glibcMallopt(-3, 64 << 20)
       _ = glibcMallopt(-1, 256 << 20)
       _ = glibcMallopt(-2, 8 << 20)
+      // One arena for every thread (M_ARENA_MAX -8): a background thread's own arena
+      // is a fresh mmap whose every page faults in alone; the main one is in huge
+      // pages (below). Its lock is taken by a handful of threads, briefly.
+      _ = glibcMallopt(-8, 1)
       // And the first 8 MB of heap in 2 MB pages: a tick over 1,000 runs touches a few
       // MB, and in a VM each 4 KiB page's first-touch fault costs microseconds (a third
       // of such a tick's CPU went to ~600 of them). Where the kernel has no

@@ -9,7 +9,13 @@ public enum Grid {
 
   public static func parse(_ text: String) -> ParseResult {
     var params: [GridParameter] = []
-    let parts = text.split(separator: ";", omittingEmptySubsequences: false)
+    // ASCII (the usual case, and a 1,000-value grid is long): split the bytes;
+    // otherwise by characters, where a ';' or ',' with a combining mark is not one.
+    let ascii = text.utf8.allSatisfy { $0 < 0x80 }
+    let parts =
+      ascii
+      ? text.utf8.split(separator: 0x3B, omittingEmptySubsequences: false).map { Substring($0) }
+      : text.split(separator: ";", omittingEmptySubsequences: false)
     for part in parts {
       let p = Validate.trimBlanks(part)
       if p.isEmpty {
@@ -30,12 +36,17 @@ public enum Grid {
         return .failure("grid parameter '\(name)' is given twice; merge its values")
       }
       let list = p[p.index(after: eq)...]
-      // ASCII (the usual case, and a 1,000-value grid is long): split the bytes;
-      // otherwise by characters, where a comma with a combining mark is not a comma.
       let values =
-        list.utf8.allSatisfy({ $0 < 0x80 })
-        ? list.utf8.split(separator: 0x2C, omittingEmptySubsequences: false).map {
-          Validate.trimBlanks(String(decoding: $0, as: UTF8.self))
+        ascii
+        ? list.utf8.split(separator: 0x2C, omittingEmptySubsequences: false).map { b -> String in
+          // The ASCII blanks trimmed on the bytes, then one copy.
+          var lo = b.startIndex
+          var hi = b.endIndex
+          while lo < hi && (b[lo] == 0x20 || b[lo] == 0x09) { lo = b.index(after: lo) }
+          while hi > lo && (b[b.index(before: hi)] == 0x20 || b[b.index(before: hi)] == 0x09) {
+            hi = b.index(before: hi)
+          }
+          return String(Substring(b[lo..<hi]))
         }
         : list.split(separator: ",", omittingEmptySubsequences: false).map(Validate.trimBlanks)
       if values.contains(where: \.isEmpty) {
