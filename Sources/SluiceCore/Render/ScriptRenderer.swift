@@ -139,19 +139,40 @@ public enum ScriptRenderer {
   /// The job body for one run: record start, run the command in a subshell,
   /// record the exit code atomically (temp + rename) for when accounting is off.
   static func body(_ run: Run, context: RenderContext, indent: String, into out: inout [UInt8]) throws {
-    try checkLine(run.command, what: "the command", run: run.id)
-    let exitFile = exitFile(run, context: context)
-    try checkLine(exitFile, what: "the exit file", run: run.id)
-    // Bytes, not String appends: an array of 1,000 runs renders 3,000 of these lines.
-    func line(_ name: StaticString, _ value: String) {
+    try body(
+      id: run.id, attempt: run.attempt, command: run.command, context: context, indent: indent, into: &out)
+  }
+
+  /// `body` from the three fields it reads (a Run passed whole was copied, ~25
+  /// retains, once a run of an array's table).
+  static func body(
+    id: String, attempt: Int, command: String, context: RenderContext, indent: String, into out: inout [UInt8]
+  ) throws {
+    try checkLine(command, what: "the command", run: id)
+    try checkLine(context.exitsDir, what: "the exit file", run: id)
+    try checkLine(id, what: "the exit file", run: id)
+    // Bytes, not String appends (~450 instructions each): an array of 1,000 runs
+    // renders 3,000 of these lines.
+    func start(_ name: StaticString) {
       Shell.appendBytes(indent, to: &out)
       out.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-      Shell.appendQuoted(value, to: &out)
-      out.append(0x0A)
     }
-    line("SLUICE_RUN=", run.id)
-    line("SLUICE_EXIT=", exitFile)
-    line("SLUICE_COMMAND=", run.command)
+    start("SLUICE_RUN=")
+    Shell.appendQuoted(id, to: &out)
+    // exitFile(run, context:), quoted: '<exits>/<id>.a<attempt>'.
+    out.append(0x0A)
+    start("SLUICE_EXIT=")
+    out.append(0x27)
+    Shell.appendQuotedBody(context.exitsDir, to: &out)
+    out.append(0x2F)
+    Shell.appendQuotedBody(id, to: &out)
+    out += [0x2E, 0x61]  // ".a"
+    Shell.appendDigits(attempt, to: &out)
+    out.append(0x27)
+    out.append(0x0A)
+    start("SLUICE_COMMAND=")
+    Shell.appendQuoted(command, to: &out)
+    out.append(0x0A)
   }
 
   /// Where a submission's script is kept, named by its tag.
@@ -174,9 +195,14 @@ public enum ScriptRenderer {
     table.reserveCapacity(s.runs.count * (first.command.utf8.count + context.exitsDir.utf8.count + 120))
     table += "# Runs of submission \(s.tag) by array index, sourced by its script. Written by sluice.\n".utf8
     table += "case \"${SLURM_ARRAY_TASK_ID:-}\" in\n".utf8
-    for i in s.runs.indices {
-      Shell.appendBytes("  " + String(i) + ")\n", to: &table)
-      try self.body(s.runs[i], context: context, indent: "    ", into: &table)
+    let runs = s.runs
+    for i in runs.indices {
+      table += [0x20, 0x20]
+      Shell.appendDigits(i, to: &table)
+      table += [0x29, 0x0A]  // ")\n"
+      try self.body(
+        id: runs[i].id, attempt: runs[i].attempt, command: runs[i].command, context: context, indent: "    ",
+        into: &table)
       Shell.appendBytes("    ;;\n", to: &table)
     }
     table += "  *) echo \"sluice: no run for array index ${SLURM_ARRAY_TASK_ID:-none}\" >&2; exit 2 ;;\n".utf8

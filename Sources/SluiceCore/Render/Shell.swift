@@ -13,24 +13,36 @@ public enum Shell {
   /// Single-quotes `s` onto `out` (`'` inside becomes `'\''`).
   public static func appendQuoted(_ s: String, to out: inout [UInt8]) {
     out.append(0x27)
-    // Most values have no quote: copied at once from the string's own bytes.
+    appendQuotedBody(s, to: &out)
+    out.append(0x27)
+  }
+
+  /// What goes between single quotes for `s`: its bytes, each `'` as `'\''`
+  /// (most values have none, and are copied at once).
+  public static func appendQuotedBody(_ s: String, to out: inout [UInt8]) {
     let done = s.utf8.withContiguousStorageIfAvailable { b -> Bool in
       if b.contains(0x27) { return false }
       out.append(contentsOf: b)
       return true
     }
-    if done == true {
-      out.append(0x27)
-      return
-    }
+    if done == true { return }
     for b in s.utf8 {
       if b == 0x27 {
-        out += [0x27, 0x5C, 0x27, 0x27]  // the quote as '\''
+        out += [0x27, 0x5C, 0x27, 0x27]
       } else {
         out.append(b)
       }
     }
-    out.append(0x27)
+  }
+
+  /// Decimal digits of `v` (no String made).
+  public static func appendDigits(_ v: Int, to out: inout [UInt8]) {
+    if v < 0 { out.append(0x2D) }
+    func put(_ m: UInt) {  // the magnitude: -Int.min does not fit an Int
+      if m >= 10 { put(m / 10) }
+      out.append(0x30 + UInt8(m % 10))
+    }
+    put(v.magnitude)
   }
 
   /// Appends the string's UTF-8 bytes (at once where they are contiguous).

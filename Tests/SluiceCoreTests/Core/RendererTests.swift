@@ -164,4 +164,29 @@ final class RendererTests: XCTestCase {
     XCTAssertEqual(Shell.quote(""), "''")
     XCTAssertEqual(Shell.sanitizeName("../../etc/passwd"), "_.._etc_passwd")
   }
+
+  func testBytesWritersMatchTheirStringForms() {
+    for v in [0, 7, 10, 99, 1234, -5, Int.max, Int.min] {
+      var out: [UInt8] = []
+      Shell.appendDigits(v, to: &out)
+      XCTAssertEqual(String(decoding: out, as: UTF8.self), String(v))
+    }
+    let long = String(repeating: "x'y ", count: 40)
+    for s in ["", "a", "it's", "''", "é ✓ 'q'", long, "plain-and-longer-than-fifteen-bytes"] {
+      var quoted: [UInt8] = []
+      Shell.appendQuoted(s, to: &quoted)
+      XCTAssertEqual(String(decoding: quoted, as: UTF8.self), Shell.alwaysQuote(s))
+      var body: [UInt8] = []
+      Shell.appendQuotedBody(s, to: &body)
+      XCTAssertEqual([0x27] + body + [0x27], quoted)
+      var bytes: [UInt8] = []
+      Shell.appendBytes(s, to: &bytes)
+      XCTAssertEqual(bytes, Array(s.utf8))
+    }
+    // A log pattern filled for a job and an index, with other % codes kept.
+    let p = LogPattern("/l/%x-%A_%a.%j.out%")
+    XCTAssertEqual(p.path(job: "41", index: 3), "/l/%x-41_3.41.out%")
+    XCTAssertEqual(p.path(job: "41", index: nil), "/l/%x-41_.41.out%")
+    XCTAssertEqual(LogPattern("é/%A").path(job: "9", index: nil), "é/9")
+  }
 }

@@ -323,6 +323,30 @@ final class StoreTests: XCTestCase {
 
   /// The JSON writers' numbers and strings, typed and untyped alike: digits made in
   /// place (negative, zero, the extremes) and strings escaped.
+  func testEscapeScanAgreesWithTheByteByByteOne() {
+    func naive(_ b: [UInt8]) -> Bool { b.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C } }
+    // Every byte value at every position of buffers up to 19 bytes, over plain,
+    // high (UTF-8 continuation) and mixed fillers.
+    for filler: UInt8 in [0x61, 0x80, 0xFF, 0x21, 0x5D] {
+      for n in 0..<20 {
+        for at in 0..<max(n, 1) {
+          for v in 0...255 {
+            var b = [UInt8](repeating: filler, count: n)
+            if n > 0 { b[at] = UInt8(v) }
+            let fast = b.withUnsafeBufferPointer { JSONWriter.needsEscape($0) }
+            if fast != naive(b) { return XCTFail("\(b): \(fast)") }
+          }
+        }
+      }
+    }
+    var rng = SystemRandomNumberGenerator()
+    for _ in 0..<2000 {
+      let b = (0..<Int.random(in: 0..<64, using: &rng)).map { _ in UInt8.random(in: 0x1C...0x7F, using: &rng)
+      }
+      XCTAssertEqual(b.withUnsafeBufferPointer { JSONWriter.needsEscape($0) }, naive(b), "\(b)")
+    }
+  }
+
   func testJSONWriterNumbersAndStrings() {
     let ints = [0, 7, 10, -1, -42, 1_000_000, Int.max, Int.min]
     let typed: JSONValue = [
