@@ -214,17 +214,7 @@ struct JSONWriter {
       out.append(0x30 &+ UInt8(truncatingIfNeeded: v))
       return
     }
-    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buf in
-      var n = v.magnitude
-      var i = 20
-      repeat {
-        i -= 1
-        buf[i] = 0x30 &+ UInt8(truncatingIfNeeded: n % 10)
-        n /= 10
-      } while n > 0
-      if v < 0 { out.append(0x2D) }
-      out.append(UnsafeBufferPointer(rebasing: buf[i..<20]))
-    }
+    withDecimalDigits(v) { out.append($0) }
   }
 
   mutating func newline(_ indent: Int) {

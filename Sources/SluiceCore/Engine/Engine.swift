@@ -225,10 +225,10 @@ public final class Engine {
       events.append(
         Event(time: stamp, kind: "retried", run: r.id, task: r.task, message: "after \(r.state.rawValue)"))
     }
-    // Set once the runs going out are saved `submitting`. Unless they change after in
-    // any way but sbatch accepting them, a receipt then records sbatch's answers.
-    var recorded = false
-    var changedSinceRecord = false
+    // The submissions whose runs were saved `submitting`, and sbatch's answer for
+    // each it accepted. When it accepted them all, nothing else changed since the
+    // save (every other outcome changes runs), and a receipt records the answers.
+    var recorded = 0
     var receipts: [SubmissionReceipt] = []
     if !options.syncOnly {
       var archived: [RunSummary]?  // read only if some reset task has archived failures
@@ -363,7 +363,7 @@ public final class Engine {
         }
         let before = state.runs.count
         try store.save(&state, durability: .synced)
-        recorded = true
+        recorded = submissions.count
         Trace.mark("recorded submitting")
         if state.runs.count != before {  // saving archived finished runs: positions moved
           index = state.indexByID()
@@ -378,7 +378,6 @@ public final class Engine {
         do {
           (script, table) = try made.get()
         } catch {
-          changedSinceRecord = true
           for (r, i) in zip(s.runs, at) {
             state.runs[i].state = .failed
             state.runs[i].submitError = "\(error)"
@@ -416,7 +415,6 @@ public final class Engine {
           continue
         }
         if stop {
-          changedSinceRecord = true
           for i in at { revertToQueued(&state, i) }
           continue
         }
@@ -451,12 +449,10 @@ public final class Engine {
           }
           Trace.mark("runs updated")
         case .uncertain(let message):
-          changedSinceRecord = true
           report.submitErrors.append(
             (s.runs[0].id, "no answer from sbatch: \(message); the tag \(s.tag) is checked next tick", true))
           stop = true
         case .failed(let e):
-          changedSinceRecord = true
           let transient = e.kind == .transient
           for (r, i) in zip(s.runs, at) {
             if transient {
@@ -497,7 +493,7 @@ public final class Engine {
       let store = self.store
       let writing = Background { try store.writeEvents(numbered, durability: .ordered) }
       let saved = Result {
-        if recorded && !changedSinceRecord && !receipts.isEmpty {
+        if recorded > 0 && receipts.count == recorded {
           try store.writeReceipt(Receipt(eventSeq: state.eventSeq, submissions: receipts))
         } else {
           try store.save(&state, durability: .ordered)

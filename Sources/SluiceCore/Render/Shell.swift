@@ -37,12 +37,7 @@ public enum Shell {
 
   /// Decimal digits of `v` (no String made).
   public static func appendDigits(_ v: Int, to out: inout [UInt8]) {
-    if v < 0 { out.append(0x2D) }
-    func put(_ m: UInt) {  // the magnitude: -Int.min does not fit an Int
-      if m >= 10 { put(m / 10) }
-      out.append(0x30 + UInt8(m % 10))
-    }
-    put(v.magnitude)
+    withDecimalDigits(v) { out.append(contentsOf: $0) }
   }
 
   /// Appends the string's UTF-8 bytes (at once where they are contiguous).

@@ -74,39 +74,26 @@ struct ReceiptFileV1: Codable {
 }
 
 /// What sbatch answered for one submission: its job id, and the log patterns
-/// its runs' paths are made from.
-public struct SubmissionReceipt: Codable, Equatable, Sendable {
-  public var tag: String
-  public var job: Int
-  public var array: Bool
-  public var submitted: String
-  public var stdout: String
-  public var stderr: String
-
-  public init(tag: String, job: Int, array: Bool, submitted: String, stdout: String, stderr: String) {
-    self.tag = tag
-    self.job = job
-    self.array = array
-    self.submitted = submitted
-    self.stdout = stdout
-    self.stderr = stderr
-  }
+/// its runs' paths are made from. (The engine's own record: not public.)
+struct SubmissionReceipt: Codable, Equatable, Sendable {
+  var tag: String
+  var job: Int
+  var array: Bool
+  var submitted: String
+  var stdout: String
+  var stderr: String
 }
 
 /// The submissions of one tick, and the event count after its events.
-public struct Receipt: Equatable, Sendable {
-  public var eventSeq: Int
-  public var submissions: [SubmissionReceipt]
-  public init(eventSeq: Int, submissions: [SubmissionReceipt]) {
-    self.eventSeq = eventSeq
-    self.submissions = submissions
-  }
+struct Receipt: Equatable, Sendable {
+  var eventSeq: Int
+  var submissions: [SubmissionReceipt]
 }
 
 extension Run {
   /// A run sbatch accepted: `pending` under its job (an array's task by the run's
   /// array index), its log paths made from the submission's patterns.
-  public mutating func markSubmitted(
+  mutating func markSubmitted(
     job: Int, array: Bool, at stamp: String, out: LogPattern, err: LogPattern
   ) {
     let idx = array ? arrayIndex : nil
@@ -239,7 +226,7 @@ public final class Store: @unchecked Sendable {
   /// again, most of what a tick did after sbatch answered). Not forced to disk: if
   /// it is lost, the runs are still `submitting` with their tag, and the next tick
   /// finds their jobs by it.
-  public func writeReceipt(_ receipt: Receipt) throws {
+  func writeReceipt(_ receipt: Receipt) throws {
     guard !receipt.submissions.isEmpty else { return }
     try Files.makeDirectory(receiptsDir, mode: dirMode)
     var o = StateCodec.W()

@@ -81,3 +81,23 @@ public final class ByteBuffer {
 
   public var string: String { withBytes { String(decoding: $0, as: UTF8.self) } }
 }
+
+/// The decimal digits of `v` (a '-' first if negative), made in a stack buffer
+/// and handed to `body`: no String is made. Shared by the JSON writer and the
+/// run table.
+@inline(__always) func withDecimalDigits<R>(_ v: Int, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+  withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buf in
+    var n = v.magnitude  // -Int.min does not fit an Int
+    var i = 20
+    repeat {
+      i -= 1
+      buf[i] = 0x30 &+ UInt8(truncatingIfNeeded: n % 10)
+      n /= 10
+    } while n > 0
+    if v < 0 {
+      i -= 1
+      buf[i] = 0x2D
+    }
+    return body(UnsafeBufferPointer(rebasing: buf[i..<20]))
+  }
+}
