@@ -230,6 +230,12 @@ public final class Engine {
     // save (every other outcome changes runs), and a receipt records the answers.
     var recorded = 0
     var receipts: [SubmissionReceipt] = []
+    // The accepted submissions' runs, whose log paths are filled in only if the
+    // tick saves them whole (a receipt carries the patterns instead).
+    var accepted: [(positions: [Int], job: Int, out: LogPattern, err: LogPattern)] = []
+    // The marker write-back started while sbatch works (see `speculate`).
+    var speculative: (edits: [MarkerEdit], writing: Background<WriteBackReport>?)?
+    defer { _ = try? speculative?.writing?.wait() }  // not left running past the lock
     if !options.syncOnly {
       var archived: [RunSummary]?  // read only if some reset task has archived failures
       // A task reset from [!] to [ ] by a person: its failed runs go again.
@@ -419,6 +425,7 @@ public final class Engine {
           continue
         }
         Trace.mark("script saved")
+        if speculative == nil { speculative = speculate(doc, state) }
         let outcome: SubmitOutcome
         if let e = early {
           early = nil
@@ -439,8 +446,9 @@ public final class Engine {
           let err = LogPattern(receipt.stderr)
           report.submitted.reserveCapacity(report.submitted.count + at.count)
           events.reserveCapacity(events.count + at.count)
+          accepted.append((at, jobID, out, err))
           for i in at {  // in place: a copy of each Run would retain its ~20 strings
-            state.runs[i].markSubmitted(job: jobID, array: s.isArray, at: stamp, out: out, err: err)
+            state.runs[i].markSubmitted(job: jobID, array: s.isArray, at: stamp)
             let id = state.runs[i].id
             let job = state.runs[i].jobID
             report.submitted.append((id, job!))
@@ -479,10 +487,29 @@ public final class Engine {
     // Write back markers: the tasks file is the person's, so it is synced before
     // its rename (slow), on another thread while the run state is written.
     let edits = Expander.markerEdits(document: doc, state: state)
-    let markers = edits.isEmpty ? nil : Background { try WriteBack.write(edits, document: doc) }
+    let markers: Background<WriteBackReport>?
+    if let guessed = speculative?.edits, let writing = speculative?.writing {
+      // Started while sbatch worked, on the guess that it would accept every
+      // submission; where it did not, the guess is put right.
+      markers =
+        edits == guessed
+        ? writing
+        : Background {
+          let first = try writing.wait()
+          return WriteBack.merge(first, try WriteBack.write(Self.correction(guessed, edits), document: doc))
+        }
+    } else {
+      markers = edits.isEmpty ? nil : Background { try WriteBack.write(edits, document: doc) }
+    }
     defer { _ = try? markers?.wait() }  // never leave it running past the lock, even on an error
     report.inFlight = state.inFlightCount
     report.queued = state.count(in: .queued)
+    let receiptOnly = recorded > 0 && receipts.count == recorded
+    if !receiptOnly {
+      for a in accepted {
+        for i in a.positions { state.runs[i].setLogPaths(job: a.job, out: a.out, err: a.err) }
+      }
+    }
     if report.changed || markers != nil {
       // Whole-file writes, not forced to disk: a machine crash soon after may bring
       // back the previous versions, which the next tick rebuilds from Slurm (runs
@@ -493,7 +520,7 @@ public final class Engine {
       let store = self.store
       let writing = Background { try store.writeEvents(numbered, durability: .ordered) }
       let saved = Result {
-        if recorded > 0 && receipts.count == recorded {
+        if receiptOnly {
           try store.writeReceipt(Receipt(eventSeq: state.eventSeq, submissions: receipts))
         } else {
           try store.save(&state, durability: .ordered)
@@ -518,6 +545,32 @@ public final class Engine {
     report.warnings += backend.warnings
     Trace.mark("tick done")
     return report
+  }
+
+  /// Starts the marker write-back for `state` with its runs saved `submitting`,
+  /// which is the write-back of a tick whose every submission sbatch accepts: on a
+  /// thread of its own while sbatch works, not after its answer (the tasks file is
+  /// synced before its rename, ~1 ms here). The runs are on disk `submitting`
+  /// already, so the `[/]` it writes is true even if the tick dies before the answer.
+  func speculate(_ doc: TasksDocument, _ state: ActiveState) -> (
+    edits: [MarkerEdit], writing: Background<WriteBackReport>?
+  ) {
+    let edits = Expander.markerEdits(document: doc, state: state)
+    return (edits, edits.isEmpty ? nil : Background { try WriteBack.write(edits, document: doc) })
+  }
+
+  /// The edits that take a tasks file written with `guessed` to where `wanted`
+  /// would have taken it: a task's guessed marker goes on to the wanted one, or
+  /// back to what it was when no change was wanted (its runs went back to queued).
+  static func correction(_ guessed: [MarkerEdit], _ wanted: [MarkerEdit]) -> [MarkerEdit] {
+    var out: [MarkerEdit] = []
+    for g in guessed {
+      let w = wanted.first { $0.taskID == g.taskID }
+      let to = w?.to ?? g.from
+      if to != g.to { out.append(MarkerEdit(taskID: g.taskID, title: g.title, from: g.to, to: to)) }
+    }
+    for w in wanted where !guessed.contains(where: { $0.taskID == w.taskID }) { out.append(w) }
+    return out
   }
 
   /// Whether a tick will probably submit, judged before its sync and plan: a runnable

@@ -96,6 +96,12 @@ extension Run {
   mutating func markSubmitted(
     job: Int, array: Bool, at stamp: String, out: LogPattern, err: LogPattern
   ) {
+    markSubmitted(job: job, array: array, at: stamp)
+    setLogPaths(job: job, out: out, err: err)
+  }
+
+  /// All of `markSubmitted` but the log paths.
+  mutating func markSubmitted(job: Int, array: Bool, at stamp: String) {
     let idx = array ? arrayIndex : nil
     let jobText = String(job)
     state = .pending
@@ -105,8 +111,13 @@ extension Run {
     submitted = stamp
     submitError = nil
     missingSince = nil
-    stdoutPath = out.path(job: jobText, index: idx)
-    stderrPath = err.path(job: jobText, index: idx)
+  }
+
+  /// The log paths of a run accepted under `job` (after `markSubmitted`).
+  mutating func setLogPaths(job: Int, out: LogPattern, err: LogPattern) {
+    let jobText = String(job)
+    stdoutPath = out.path(job: jobText, index: arrayIndex)
+    stderrPath = err.path(job: jobText, index: arrayIndex)
   }
 }
 

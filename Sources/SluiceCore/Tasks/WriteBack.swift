@@ -87,6 +87,22 @@ public enum WriteBack {
     return report
   }
 
+  /// One report for a write-back followed by a second that corrected it: each
+  /// task's net change (none, where the second undid the first), what either skipped.
+  public static func merge(_ first: WriteBackReport, _ second: WriteBackReport) -> WriteBackReport {
+    var out = first
+    for e in second.applied {
+      if let k = out.applied.firstIndex(where: { $0.taskID == e.taskID }) {
+        out.applied[k].to = e.to
+        if out.applied[k].from == e.to { out.applied.remove(at: k) }
+      } else {
+        out.applied.append(e)
+      }
+    }
+    out.skipped += second.skipped
+    return out
+  }
+
   static func currentMode(_ path: String) -> mode_t? {
     var st = stat()
     guard stat(path, &st) == 0 else { return nil }

@@ -428,6 +428,35 @@ final class SlurmTickTests: TickSuite {
     return bin
   }
 
+  /// The marker write-back runs while sbatch works, on the guess that sbatch accepts
+  /// the job; when sbatch then fails for a reason that passes (the run goes back to
+  /// queued), the tick puts the marker back, and a later tick submits the run once.
+  func testTransientSbatchFailurePutsTheMarkerBack() throws {
+    try requireBackend()
+    let dir = project("## P\n- [ ] One\n  - run: `true`\n")
+    let bin = wrapSbatch(dir, "")
+    // Reads its script, waits for the guessed write-back, keeps the tasks file as it
+    // then was, and fails as sbatch does when the controller is away.
+    try Files.writeAtomically(
+      bin + "/sbatch",
+      text: "#!/bin/bash\ncat >/dev/null\nsleep 0.5\ncp '\(dir)/tasks.md' '\(dir)/seen.md'\n"
+        + "echo 'sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)' >&2\n"
+        + "exit 1\n",
+      mode: 0o755)
+    write(dir + "/sluice.toml", "[slurm]\nbackend = \"slurm\"\nbin_dir = \"\(bin)\"\n")
+    let r = sluice(["tick", "--json"], cwd: dir)
+    XCTAssertTrue([0, 1].contains(r.code), "\(r.code) \(r.err)")
+    XCTAssertTrue(read(dir + "/seen.md").contains("- [/] One"), "written while sbatch worked")
+    XCTAssertEqual(markers(dir), ["[ ] One"], "put back: nothing was submitted")
+    let runs = runsJSON(dir)
+    XCTAssertEqual(runs.map { $0["state"] as? String }, ["queued"])
+    let one = try XCTUnwrap(jsonObject(sluice(["show", "p1-one", "--json"], cwd: dir).out) as? [String: Any])
+    XCTAssertTrue((one["submit_error"] as? String ?? "").contains("Unable to contact"), "\(one)")
+    write(dir + "/sluice.toml", "[slurm]\nbackend = \"slurm\"\n")
+    tickUntil(dir) { markers(dir) == ["[x] One"] }
+    XCTAssertEqual(runsJSON(dir).map { $0["attempt"] as? Int }, [0])
+  }
+
   func testKilledRightAfterSbatchLeavesNoDuplicate() throws {
     try requireBackend()
     let dir = project("## P\n- [ ] One\n  - run: `sleep 3`\n- [ ] Two\n  - run: `sleep 3`\n")

@@ -72,4 +72,39 @@ final class WriteBackTests: XCTestCase {
     XCTAssertEqual(st.st_mode & 0o777, 0o640)
     XCTAssertEqual(Files.list(dir), ["tasks.md"], "no temp file left behind")
   }
+
+  /// A write-back guessed while sbatch worked, put right once its answer is known.
+  func testCorrectionOfAGuessedWriteBack() throws {
+    func e(_ id: String, _ from: Marker, _ to: Marker) -> MarkerEdit {
+      MarkerEdit(taskID: id, title: id, from: from, to: to)
+    }
+    let guessed = [e("a", .todo, .inProgress), e("b", .todo, .inProgress), e("c", .todo, .inProgress)]
+    // a: accepted (as guessed); b: rejected for good; c: back to queued; d: wanted, not guessed.
+    let wanted = [e("a", .todo, .inProgress), e("b", .todo, .failed), e("d", .inProgress, .done)]
+    XCTAssertEqual(
+      Engine.correction(guessed, wanted),
+      [e("b", .inProgress, .failed), e("c", .inProgress, .todo), e("d", .inProgress, .done)])
+    XCTAssertEqual(Engine.correction(guessed, guessed), [])
+
+    // On a file: the guess, then the correction, end where the wanted edits alone would.
+    let dir = makeTempDir(self)
+    let path = dir + "/tasks.md"
+    let text = "## P\n- [ ] a\n  - run: `true`\n- [ ] b\n  - run: `true`\n- [ ] c\n  - run: `true`\n"
+    write(path, text)
+    let doc = try TasksParser.parse(try Files.read(path), path: path)
+    let ids = doc.tasks.map(\.id)
+    func f(_ k: Int, _ from: Marker, _ to: Marker) -> MarkerEdit {
+      MarkerEdit(taskID: ids[k], title: doc.tasks[k].title, from: from, to: to)
+    }
+    let g = [f(0, .todo, .inProgress), f(1, .todo, .inProgress), f(2, .todo, .inProgress)]
+    let w = [f(0, .todo, .inProgress), f(1, .todo, .failed)]
+    let first = try WriteBack.write(g, document: doc)
+    XCTAssertTrue(read(path).contains("- [/] c"))
+    let second = try WriteBack.write(Engine.correction(g, w), document: doc)
+    XCTAssertEqual(
+      read(path), "## P\n- [/] a\n  - run: `true`\n- [!] b\n  - run: `true`\n- [ ] c\n  - run: `true`\n")
+    let merged = WriteBack.merge(first, second)
+    XCTAssertEqual(merged.applied, w, "each task's net change; c's was undone")
+    XCTAssertTrue(merged.skipped.isEmpty)
+  }
 }
