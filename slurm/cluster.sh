@@ -150,6 +150,7 @@ DefMemPerCPU=500
 EnforcePartLimits=ALL
 MailProg=/bin/true
 MinJobAge=30
+MaxJobCount=50000
 MaxArraySize=1001
 MessageTimeout=10
 KillWait=5
