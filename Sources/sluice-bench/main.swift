@@ -277,13 +277,19 @@ func callsBench() throws {
 }
 
 /// A 1,000-run grid through one tick, against 1,000 plain sbatch calls and one
-/// hand-written `sbatch --array=0-999`, in the same run. The tick is timed 5
-/// times, each on a fresh project (the grid goes out once per project).
+/// hand-written `sbatch --array=0-999`, in the same run. The tick is timed 9
+/// times, each on a fresh project (the grid goes out once per project). And what
+/// any tick adds to the sbatch it makes: a tick that submits one run, against one
+/// plain `sbatch` of one job.
 func submitBench() throws {
   let values = (0..<1000).map(String.init).joined(separator: ", ")
-  func fresh(_ k: Int) -> String {
+  func fresh(_ k: Int, grid: Bool = true) -> String {
     let dir = tempDir("submit\(k)")
-    write(dir + "/tasks.md", "## P\n- [ ] Grid\n  - run: `true {i}`\n  - grid: i = \(values)\n  - time: 5\n")
+    write(
+      dir + "/tasks.md",
+      grid
+        ? "## P\n- [ ] Grid\n  - run: `true {i}`\n  - grid: i = \(values)\n  - time: 5\n"
+        : "## P\n- [ ] One\n  - run: `true`\n  - time: 5\n")
     write(dir + "/sluice.toml", "[slurm]\nbackend = \"slurm\"\n[limits]\nmax_concurrent = 1000\n")
     write(dir + "/job.sh", "#!/bin/bash\n#SBATCH --time=5\n#SBATCH --output=/dev/null\ntrue\n")
     _ = timed([sluice, "plan"], cwd: dir)  // facts cache, as a cron tick would have it
@@ -301,7 +307,7 @@ func submitBench() throws {
   // The tick, interleaved with the hand-written array.
   var tickT: [Double] = []
   var j: [String: Any] = [:]
-  for k in 1...5 {
+  for k in 1...9 {
     let d = fresh(k)
     let t = timed([sluice, "tick", "--json"], cwd: d)
     tickT.append(t.seconds)
@@ -315,6 +321,19 @@ func submitBench() throws {
   }
   let submitted = (j["submitted"] as? [Any])?.count ?? 0
   let tick = median(tickT)
+  // One run through a tick, against one plain sbatch, interleaved.
+  var oneTickT: [Double] = []
+  var oneT: [Double] = []
+  for k in 1...9 {
+    let d = fresh(100 + k, grid: false)
+    oneTickT.append(timed([sluice, "tick", "--json"], cwd: d).seconds)
+    let state = try Store(dir: d + "/.sluice").loadActive()
+    cancelAll(state.runs.compactMap(\.jobID))
+    let a = timed(["sbatch", "--parsable", dir + "/job.sh"])
+    oneT.append(a.seconds)
+    cancelAll([a.stdout.trimmingCharacters(in: .whitespacesAndNewlines)])
+    try? FileManager.default.removeItem(atPath: d)
+  }
   // 1,000 plain sbatch calls.
   let loopStart = Date()
   var loopIDs: [String] = []
@@ -328,7 +347,9 @@ func submitBench() throws {
     "bench": "submit", "runs": 1000, "tick_s": tick, "tick_samples": tickT.count, "tick_submitted": submitted,
     "sbatch_calls_in_tick": (j["slurm_calls"] as? [String: Int])?["sbatch"] ?? -1,
     "array_median_s": median(arrayT), "loop_s": loop, "tick_vs_array": tick / median(arrayT),
-    "loop_vs_tick": loop / tick,
+    "loop_vs_tick": loop / tick, "tick_samples_all_s": tickT.sorted(), "array_samples_all_s": arrayT.sorted(),
+    "one_run_tick_s": median(oneTickT), "one_sbatch_s": median(oneT),
+    "one_run_tick_vs_sbatch": median(oneTickT) / median(oneT),
   ])
   try? FileManager.default.removeItem(atPath: dir)
 }
@@ -383,6 +404,10 @@ do {
         "| one hand-written `sbatch --array=0-999` | \(f(u["array_median_s"])) s (tick / array = \(f(u["tick_vs_array"], 2))×) | |\n"
       md +=
         "| 1,000 plain `sbatch` calls | \(f(u["loop_s"], 2)) s (loop / tick = \(f(u["loop_vs_tick"], 0))×) | tick ≥ 20× faster |\n"
+      if u["one_run_tick_s"] != nil {
+        md +=
+          "| what any tick adds: a tick submitting one run vs one plain `sbatch` (medians of 9) | \(f(u["one_run_tick_s"])) s vs \(f(u["one_sbatch_s"])) s (ratio \(f(u["one_run_tick_vs_sbatch"], 2))) | |\n"
+      }
     }
     print(md, terminator: "")
   case "measure":

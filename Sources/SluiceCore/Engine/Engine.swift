@@ -510,26 +510,25 @@ public final class Engine {
         for i in a.positions { state.runs[i].setLogPaths(job: a.job, out: a.out, err: a.err) }
       }
     }
+    // The events segment is written on another thread while this one saves the runs
+    // (or only their receipt, when nothing else changed since they were recorded)
+    // and appends to the log.
+    var eventsWriting: Background<Void>?
+    defer { _ = try? eventsWriting?.wait() }  // not left running past the lock, even on an error
     if report.changed || markers != nil {
       // Whole-file writes, not forced to disk: a machine crash soon after may bring
       // back the previous versions, which the next tick rebuilds from Slurm (runs
       // `submitting` are adopted by tag). Archive segments are synced regardless.
-      // The events segment is written on another thread while this one saves the runs
-      // (or only their receipt, when nothing else changed since they were recorded).
-      let numbered = store.number(events, state: &state)
+      store.number(&events, state: &state)
+      let numbered = events
       let store = self.store
-      let writing = Background { try store.writeEvents(numbered, durability: .ordered) }
-      let saved = Result {
-        if receiptOnly {
-          try store.writeReceipt(Receipt(eventSeq: state.eventSeq, submissions: receipts))
-        } else {
-          try store.save(&state, durability: .ordered)
-        }
+      eventsWriting = Background { try store.writeEvents(numbered, durability: .ordered) }
+      if receiptOnly {
+        try store.writeReceipt(Receipt(eventSeq: state.eventSeq, submissions: receipts))
+      } else {
+        try store.save(&state, durability: .ordered)
       }
       Trace.mark("state saved")
-      try writing.wait()
-      Trace.mark("events written")
-      try saved.get()
     }
     if let markers {
       report.markers = try markers.wait()
@@ -540,7 +539,10 @@ public final class Engine {
     }
     if report.changed {
       try store.appendLog(logEntry(report, stamp: stamp), durability: .ordered)
+      Trace.mark("log written")
     }
+    try eventsWriting?.wait()
+    Trace.mark("events written")
     report.calls = backend.callCounts
     report.warnings += backend.warnings
     Trace.mark("tick done")

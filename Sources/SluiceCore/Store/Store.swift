@@ -393,19 +393,19 @@ public final class Store: @unchecked Sendable {
   public func appendEvents(
     _ events: [Event], state: inout ActiveState, durability: Durability = .synced
   ) throws {
-    try writeEvents(number(events, state: &state), durability: durability)
+    var numbered = events
+    number(&numbered, state: &state)
+    try writeEvents(numbered, durability: durability)
   }
 
-  /// Gives `events` their sequence numbers, counted in `state` (saved with it).
-  public func number(_ events: [Event], state: inout ActiveState) -> [Event] {
-    var numbered: [Event] = []
-    numbered.reserveCapacity(events.count)
-    for var e in events {
+  /// Gives `events` their sequence numbers, counted in `state` (saved with it), in
+  /// place: a tick that submits 1,000 runs has 1,000 events, and a numbered copy
+  /// was 150 KB of new pages.
+  public func number(_ events: inout [Event], state: inout ActiveState) {
+    for i in events.indices {
       state.eventSeq += 1
-      e.seq = state.eventSeq
-      numbered.append(e)
+      events[i].seq = state.eventSeq
     }
-    return numbered
   }
 
   /// Writes numbered events as a new segment named by the first one's number.
