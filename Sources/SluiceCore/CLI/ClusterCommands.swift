@@ -165,13 +165,13 @@ enum ClusterCommands {
     } else {
       var version = ""
       if let r = try? backend.cli.run(["sinfo", "--version"], timeout: 10) {
-        version = r.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
+        version = r.stdoutText.trimmed()
       }
       checks.append(
         Check(
           name: "slurm binaries", status: missing.isEmpty ? "ok" : "fail",
           detail: missing.isEmpty
-            ? "\(version) at \((backend.cli.locate("sbatch")! as NSString).deletingLastPathComponent)"
+            ? "\(version) at \(Path.dirname(backend.cli.locate("sbatch")!))"
             : "missing: \(missing.joined(separator: ", "))",
           fix: missing.isEmpty ? nil : "install the missing Slurm client programs"))
       let ping = backend.ping()
@@ -195,7 +195,7 @@ enum ClusterCommands {
           let msg =
             r.timedOut
             ? "sacct gave no answer within 20 s"
-            : r.stderrText.trimmingCharacters(in: .whitespacesAndNewlines)
+            : r.stderrText.trimmed()
           checks.append(
             Check(
               name: "accounting", status: kind == .accountingDisabled ? "warn" : "fail", detail: msg,

@@ -336,7 +336,7 @@ enum Commands {
       guard let name = ctx.args.value("name"), !name.isEmpty else {
         throw SluiceError.usage("run add needs --name NAME")
       }
-      guard let cmd = ctx.args.value("command"), !cmd.trimmingCharacters(in: .whitespaces).isEmpty else {
+      guard let cmd = ctx.args.value("command"), !cmd.trimmed(newlines: false).isEmpty else {
         throw SluiceError.usage("run add needs --command CMD")
       }
       if cmd.contains("\n") { throw SluiceError.usage("--command must be one line") }
@@ -394,7 +394,7 @@ enum Commands {
         throw SluiceError.usage("--param name '\(name)' must be letters, digits and '_'")
       }
       let values = p[p.index(after: eq)...].split(separator: ",", omittingEmptySubsequences: false).map {
-        $0.trimmingCharacters(in: .whitespaces)
+        $0.trimmed(newlines: false)
       }
       if values.contains(where: \.isEmpty) { throw SluiceError.usage("--param \(name) has an empty value") }
       if grid.contains(where: { $0.name == name }) {
@@ -512,8 +512,8 @@ enum Commands {
         })
       var text = plain
       for s in Set(runs.map(\.state)) {
-        text = text.replacingOccurrences(
-          of: "  \(s.rawValue) ", with: "  " + o.paint(s.rawValue, stateColor(s)) + " ")
+        text = text.replacingAll(
+          "  \(s.rawValue) ", with: "  " + o.paint(s.rawValue, stateColor(s)) + " ")
       }
       o.out(text)
     } else {

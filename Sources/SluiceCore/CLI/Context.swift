@@ -18,7 +18,7 @@ public final class CLIContext {
     self.args = args
     self.environment = environment
     self.output = output
-    self.cwd = FileManager.default.currentDirectoryPath
+    self.cwd = Path.currentDirectory()
     self.runner = runner
     self.clock = clock
   }
@@ -28,7 +28,7 @@ public final class CLIContext {
   public var configPath: String {
     if let c = args.value("config") { return Files.absolute(c, relativeTo: cwd) }
     if let t = args.value("tasks") {
-      let dir = (Files.absolute(t, relativeTo: cwd) as NSString).deletingLastPathComponent
+      let dir = Path.dirname(Files.absolute(t, relativeTo: cwd))
       return dir + "/sluice.toml"
     }
     return cwd + "/sluice.toml"
@@ -55,14 +55,14 @@ public final class CLIContext {
 
   public func paths() throws -> ProjectPaths {
     let c = try config()
-    let configDir = (configPath as NSString).deletingLastPathComponent
+    let configDir = Path.dirname(configPath)
     let tasks: String
     if let t = args.value("tasks") {
       tasks = Files.absolute(t, relativeTo: cwd)
     } else {
       tasks = Files.absolute(c.tasksFile, relativeTo: configDir)
     }
-    let projectDir = (tasks as NSString).deletingLastPathComponent
+    let projectDir = Path.dirname(tasks)
     let state: String
     if let s = args.value("state-dir") {
       state = Files.absolute(s, relativeTo: cwd)

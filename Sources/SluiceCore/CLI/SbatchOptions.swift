@@ -634,7 +634,7 @@ extension SbatchOptions {
       command = w
     } else if let s = line.script {
       source = .file(s)
-      defaultName = (s as NSString).lastPathComponent
+      defaultName = Path.basename(s)
       command = ([s] + line.scriptArgs).map(Shell.quote).joined(separator: " ")
     } else {
       source = .stdin

@@ -159,7 +159,7 @@ public enum SluiceCLI {
   }
 
   public static func main(_ arguments: [String]) -> Int32 {
-    let env = ProcessInfo.processInfo.environment
+    let env = Environment.current()
     let noColor = arguments.contains("--no-color")
     let output = Output.standard(noColor: noColor, environment: env)
     return run(arguments, environment: env, output: output)

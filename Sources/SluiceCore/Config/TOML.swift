@@ -182,7 +182,7 @@ public enum TOML {
       }
       return .array(items)
     }
-    let digits = raw.replacingOccurrences(of: "_", with: "")
+    let digits = raw.replacingAll("_", with: "")
     if let n = Int(digits) { return .integer(n) }
     throw ValueError(
       message:

@@ -114,7 +114,7 @@ public struct ExitRecord: Equatable, Sendable {
       if parts.count >= 2 { started = Double(parts[1]) }
     }
     guard let text = try? Files.readText(base) else { return (started, nil) }
-    let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ")
+    let parts = text.trimmed().split(separator: " ")
     guard let first = parts.first, let code = Int(first) else { return (started, nil) }
     return (
       started,

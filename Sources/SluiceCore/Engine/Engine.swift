@@ -102,9 +102,11 @@ public final class Engine {
 
   static func installedTemplateDirs() -> [String] {
     var dirs: [String] = []
-    let exe = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
-    let bin = exe.deletingLastPathComponent()
-    dirs.append(bin.appendingPathComponent("../share/sluice/templates").standardized.path)
+    // Beside the executable as installed (bin/../share), found from the kernel's own
+    // record of it: argv[0] may be a bare name found on PATH.
+    if let exe = Path.executable() {
+      dirs.append(Path.normalize(Path.dirname(exe) + "/../share/sluice/templates"))
+    }
     dirs.append("/usr/local/share/sluice/templates")
     dirs.append("/usr/share/sluice/templates")
     return dirs
@@ -124,7 +126,7 @@ public final class Engine {
   }
 
   func displayPath(_ p: String) -> String {
-    let cwd = FileManager.default.currentDirectoryPath
+    let cwd = Path.currentDirectory()
     if p.hasPrefix(cwd + "/") { return String(p.dropFirst(cwd.count + 1)) }
     return p
   }

@@ -42,7 +42,7 @@ public final class LocalBackend: Backend {
   /// GPU indices: CUDA_VISIBLE_DEVICES if set, else nvidia-smi, else none.
   public func gpuIndices() -> [String] {
     if let v = environment["CUDA_VISIBLE_DEVICES"] {
-      return v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+      return v.split(separator: ",").map { $0.trimmed(newlines: false) }.filter {
         !$0.isEmpty && $0 != "-1" && $0 != "NoDevFiles"
       }
     }
@@ -54,7 +54,7 @@ public final class LocalBackend: Backend {
           timeout: 10)),
       r.succeeded
     else { return [] }
-    return r.stdoutText.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+    return r.stdoutText.split(separator: "\n").map { $0.trimmed(newlines: false) }.filter {
       !$0.isEmpty && Int($0) != nil
     }
   }
@@ -69,7 +69,7 @@ public final class LocalBackend: Backend {
   func nextJobID() throws -> Int {
     try Files.makeDirectory(dir, mode: 0o700)
     let path = dir + "/seq"
-    let n = (Int((try? Files.readText(path))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0) + 1
+    let n = (Int((try? Files.readText(path))?.trimmed() ?? "") ?? 0) + 1
     try Files.writeAtomically(path, text: "\(n)\n", mode: fileMode)
     return n
   }
@@ -199,8 +199,7 @@ public final class LocalBackend: Backend {
         continue
       }
       let script = ExitRecord.read(context.exitsDir + "/\(run.id).a\(run.attempt)")
-      let wrapText = (try? Files.readText(dir + "/\(job).exit"))?.trimmingCharacters(
-        in: .whitespacesAndNewlines)
+      let wrapText = (try? Files.readText(dir + "/\(job).exit"))?.trimmed()
       let wrap = wrapText.flatMap { Int($0) }
       let signal = wrapText.flatMap { $0.hasPrefix("signal ") ? String($0.dropFirst(7)) : nil }
       let ended = script.exit?.endedEpoch.map { Timestamps.iso(Date(timeIntervalSince1970: $0)) }

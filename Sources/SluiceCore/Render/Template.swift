@@ -18,7 +18,7 @@ public enum Template {
         guard let close = text.range(of: "}}", range: text.index(i, offsetBy: 2)..<text.endIndex) else {
           throw TemplateError(template: name, line: line, message: "'{{' is never closed with '}}'")
         }
-        let key = text[text.index(i, offsetBy: 2)..<close.lowerBound].trimmingCharacters(in: .whitespaces)
+        let key = text[text.index(i, offsetBy: 2)..<close.lowerBound].trimmed(newlines: false)
         guard let v = values[key] else {
           let hint = closest(key, in: Array(values.keys)).map { "; did you mean {{\($0)}}?" } ?? ""
           throw TemplateError(

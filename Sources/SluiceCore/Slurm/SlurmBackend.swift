@@ -103,7 +103,7 @@ public final class SlurmCLI {
     log.append((p.argv, r.duration, r.exitCode))
     verbose?(
       String(format: "[slurm] %.3fs exit %d (overlapped): ", r.duration, r.exitCode)
-        + p.argv.map { Shell.quote($0.replacingOccurrences(of: "\u{1f}", with: "\\x1f")) }.joined(
+        + p.argv.map { Shell.quote($0.replacingAll("\u{1f}", with: "\\x1f")) }.joined(
           separator: " "))
     return (r, answer)
   }
@@ -115,7 +115,7 @@ public final class SlurmCLI {
     log.append((argv, r.duration, r.exitCode))
     verbose?(
       String(format: "[slurm] %.3fs exit %d%@: ", r.duration, r.exitCode, r.timedOut ? " (timed out)" : "")
-        + argv.map { Shell.quote($0.replacingOccurrences(of: "\u{1f}", with: "\\x1f")) }.joined(
+        + argv.map { Shell.quote($0.replacingAll("\u{1f}", with: "\\x1f")) }.joined(
           separator: " "))
     return r
   }
@@ -314,7 +314,7 @@ public final class SlurmBackend: Backend, ArrayLimited {
     else {
       return (false, "scontrol not found")
     }
-    let text = (r.stdoutText + r.stderrText).trimmingCharacters(in: .whitespacesAndNewlines)
+    let text = (r.stdoutText + r.stderrText).trimmed()
     return (r.succeeded && text.contains("UP"), r.timedOut ? "no answer within 15 s" : text)
   }
 
@@ -355,7 +355,7 @@ public final class SlurmBackend: Backend, ArrayLimited {
     }
     facts = f
     if let p = cachePath, let d = try? JSONEncoder().encode(f) {
-      try? Files.makeDirectory((p as NSString).deletingLastPathComponent, mode: 0o700)
+      try? Files.makeDirectory(Path.dirname(p), mode: 0o700)
       try? Files.writeAtomically(p, d)
     }
     return f
@@ -745,7 +745,7 @@ public final class SlurmBackend: Backend, ArrayLimited {
       return .submitted(jobID: res.jobID, cluster: res.cluster)
     } catch {
       return .uncertain(
-        "sbatch answered '\(r.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines))', not a job id")
+        "sbatch answered '\(r.stdoutText.trimmed())', not a job id")
     }
   }
 
@@ -755,7 +755,7 @@ public final class SlurmBackend: Backend, ArrayLimited {
     let argv =
       ["sbatch", "--test-only"] + config.clusterArgs + [scriptPath]
     guard let r = try? cli.run(argv) else { return (false, "sbatch not found") }
-    let text = (r.stderrText + r.stdoutText).trimmingCharacters(in: .whitespacesAndNewlines)
+    let text = (r.stderrText + r.stdoutText).trimmed()
     return (r.succeeded, text)
   }
 

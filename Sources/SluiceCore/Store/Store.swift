@@ -358,7 +358,7 @@ public final class Store: @unchecked Sendable {
     if let r = active.runs.first(where: { $0.id == key || $0.jobID == key }) { return r }
     if let r = active.runs.first(where: { $0.name == key }) { return r }
     for seg in archiveSegments().reversed() {
-      let json = archiveDir + "/" + seg.replacingOccurrences(of: ".tsv", with: ".json")
+      let json = archiveDir + "/" + seg.replacingAll(".tsv", with: ".json")
       let raw = try Files.read(archiveDir + "/" + seg)
       let needle = Array(key.utf8)
       if raw.range(of: Data(needle)) == nil { continue }
@@ -454,7 +454,7 @@ public final class Store: @unchecked Sendable {
     try prepare()
     var existing = Files.exists(logPath) ? try Files.read(logPath) : Data("# sluice iteration log\n\n".utf8)
     if existing.count > 1 << 20 {
-      let stamp = Timestamps.iso(Date()).prefix(19).replacingOccurrences(of: ":", with: "")
+      let stamp = Timestamps.iso(Date()).prefix(19).replacingAll(":", with: "")
       try Files.writeAtomically(dir + "/log-\(stamp).md", existing, mode: fileMode)
       existing = Data("# sluice iteration log\n\n".utf8)
     }

@@ -140,7 +140,7 @@ public struct ProcessRunner: CommandRunning {
     posix_spawnattr_setflags(
       &attr, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
-    let env = request.environment ?? ProcessInfo.processInfo.environment
+    let env = request.environment ?? Environment.current()
     let envStrings = env.map { "\($0.key)=\($0.value)" }
     var pid: pid_t = 0
     let rc = withCStrings(request.argv) { argv in

@@ -94,8 +94,8 @@ public enum Files {
   public static func writeAtomically(
     _ path: String, pieces: [UnsafeRawBufferPointer], mode: mode_t = 0o600, durability: Durability = .synced
   ) throws {
-    let dir = (path as NSString).deletingLastPathComponent
-    let base = (path as NSString).lastPathComponent
+    let dir = Path.dirname(path)
+    let base = Path.basename(path)
     let tmp = (dir.isEmpty ? "." : dir) + "/.\(base).tmp.\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
     let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
     if fd < 0 { throw FileError.errno(tmp, "cannot create") }
@@ -160,7 +160,7 @@ public enum Files {
   /// Creates a folder and its parents with the given mode.
   public static func makeDirectory(_ path: String, mode: mode_t = 0o700) throws {
     if isDirectory(path) { return }
-    let parent = (path as NSString).deletingLastPathComponent
+    let parent = Path.dirname(path)
     if !parent.isEmpty && parent != path && !isDirectory(parent) {
       try makeDirectory(parent, mode: mode)
     }
@@ -196,9 +196,7 @@ public enum Files {
   }
 
   public static func absolute(_ path: String, relativeTo base: String? = nil) -> String {
-    if path.hasPrefix("/") { return (path as NSString).standardizingPath }
-    let root = base ?? FileManager.default.currentDirectoryPath
-    return ((root as NSString).appendingPathComponent(path) as NSString).standardizingPath
+    Path.absolute(path, relativeTo: base)
   }
 }
 

@@ -17,7 +17,7 @@ public struct LockHolder: Equatable, Sendable, CustomStringConvertible {
 
   static func parse(_ text: String) -> LockHolder? {
     var fields: [String: String] = [:]
-    for part in text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ") {
+    for part in text.trimmed().split(separator: " ") {
       if let eq = part.firstIndex(of: "=") {
         fields[String(part[..<eq])] = String(part[part.index(after: eq)...])
       }
@@ -90,7 +90,7 @@ public final class ProjectLock {
     if let old = LockHolder.parse(previous) { recoveredFrom = old }
     let me = LockHolder(
       host: Self.hostName(), pid: getpid(), started: Timestamps.iso(clock.now()),
-      command: command.replacingOccurrences(of: " ", with: "_"))
+      command: command.replacingAll(" ", with: "_"))
     _ = ftruncate(fd, 0)
     let bytes = Array(me.line.utf8)
     // No fsync: the holder note is advice for people; the flock is the lock, and

@@ -166,27 +166,14 @@ public enum Grid {
 public enum Validate {
   /// What `trimmingCharacters(in: .whitespaces)` trims (tab, the Unicode space
   /// separators and U+200B, as Foundation on Linux has it), without its bridging cost.
-  public static func trimBlanks(_ s: String) -> String { trimBlanks(s[...]) }
+  public static func trimBlanks(_ s: String) -> String { s.trimmed(newlines: false) }
 
-  public static func trimBlanks(_ s: Substring) -> String {
-    let scalars = s.unicodeScalars
-    guard let start = scalars.firstIndex(where: { !isBlank($0) }),
-      let end = scalars.lastIndex(where: { !isBlank($0) })
-    else { return "" }
-    return String(scalars[start...end])
-  }
-
-  static func isBlank(_ u: Unicode.Scalar) -> Bool {
-    switch u.value {
-    case 0x09, 0x20, 0xA0, 0x1680, 0x2000...0x200B, 0x202F, 0x205F, 0x3000: return true
-    default: return false
-    }
-  }
+  public static func trimBlanks(_ s: Substring) -> String { s.trimmed(newlines: false) }
 
   public static func stripBackticks(_ v: String) -> String {
-    var s = v.trimmingCharacters(in: .whitespaces)
+    var s = v.trimmed(newlines: false)
     for fence in ["``", "`"] where s.count >= 2 * fence.count && s.hasPrefix(fence) && s.hasSuffix(fence) {
-      s = String(s.dropFirst(fence.count).dropLast(fence.count)).trimmingCharacters(in: .whitespaces)
+      s = String(s.dropFirst(fence.count).dropLast(fence.count)).trimmed(newlines: false)
       break
     }
     return s
@@ -217,7 +204,7 @@ public enum Validate {
 
   /// `16G`, `4000M`, `500`, `1T`, optional trailing `B`. Returns the Slurm form.
   public static func memory(_ s: String) -> String? {
-    var t = s.trimmingCharacters(in: .whitespaces).uppercased()
+    var t = s.trimmed(newlines: false).uppercased()
     if t.hasSuffix("IB") {
       t = String(t.dropLast(2))
     } else if t.hasSuffix("B"), t.count > 1, "KMGT".contains(t[t.index(t.endIndex, offsetBy: -2)]) {

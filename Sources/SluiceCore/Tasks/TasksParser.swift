@@ -223,10 +223,10 @@ public enum TasksParser {
   /// Whether a title names a reflection gate: `Reflection gate:` or `Gate:`, any case,
   /// optionally in `**bold**`.
   public static func isGateTitle(_ title: String) -> Bool {
-    var t = title.replacingOccurrences(of: "**", with: "").replacingOccurrences(of: "__", with: "")
-    t = t.trimmingCharacters(in: .whitespaces).lowercased()
+    var t = title.replacingAll("**", with: "").replacingAll("__", with: "")
+    t = t.trimmed(newlines: false).lowercased()
     for prefix in ["reflection gate", "gate"] where t.hasPrefix(prefix) {
-      let rest = t.dropFirst(prefix.count).trimmingCharacters(in: .whitespaces)
+      let rest = t.dropFirst(prefix.count).trimmed(newlines: false)
       if rest.hasPrefix(":") { return true }
     }
     return false

@@ -1,0 +1,155 @@
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+// Small string and path operations done without Foundation's NSString bridge.
+// Every sluice command starts with a handful of them (config paths, the tasks
+// file's titles, temp-file names), and through NSString each first call cost
+// 100,000-500,000 instructions and the page faults of Foundation's code: half of
+// what a tick submitting one run executed. Each is tested against the Foundation
+// call it replaces.
+
+/// Paths as `NSString` splits and joins them, for the cases sluice meets.
+public enum Path {
+  /// `NSString.deletingLastPathComponent`: "/a/b" → "/a", "/a" → "/", "a" → "",
+  /// repeated and trailing slashes ignored (Foundation here answers "" for "//", and
+  /// traps on some one-letter names).
+  public static func dirname(_ p: String) -> String {
+    var u = slashesCompressed(p)
+    while u.count > 1 && u.last == 0x2F { u.removeLast() }
+    guard let slash = u.lastIndex(of: 0x2F) else { return "" }
+    var end = slash
+    while end > 0 && u[end - 1] == 0x2F { end -= 1 }
+    if end == 0 { return "/" }
+    return String(decoding: u[0..<end], as: UTF8.self)
+  }
+
+  /// `NSString.lastPathComponent`: "/a/b" → "b", "/a/b/" → "b", "/" → "/".
+  public static func basename(_ p: String) -> String {
+    var u = slashesCompressed(p)
+    while u.count > 1 && u.last == 0x2F { u.removeLast() }
+    if u == [0x2F] { return "/" }
+    guard let slash = u.lastIndex(of: 0x2F) else { return String(decoding: u, as: UTF8.self) }
+    return String(decoding: u[(slash + 1)...], as: UTF8.self)
+  }
+
+  static func slashesCompressed(_ p: String) -> [UInt8] {
+    var u: [UInt8] = []
+    u.reserveCapacity(p.utf8.count)
+    for b in p.utf8 where !(b == 0x2F && u.last == 0x2F) { u.append(b) }
+    return u
+  }
+
+  /// An absolute path with `.`, `..` and repeated or trailing slashes resolved by
+  /// name, not through the file system (`NSString.standardizingPath` for an
+  /// absolute path; ".." above "/" stays at "/").
+  public static func normalize(_ p: String) -> String {
+    var parts: [Substring] = []
+    for c in p.split(separator: "/", omittingEmptySubsequences: true) {
+      if c == "." { continue }
+      if c == ".." {
+        if !parts.isEmpty { parts.removeLast() }
+        continue
+      }
+      parts.append(c)
+    }
+    return "/" + parts.joined(separator: "/")
+  }
+
+  /// `path` made absolute against `base` (or the working directory), normalized.
+  public static func absolute(_ path: String, relativeTo base: String? = nil) -> String {
+    if path.hasPrefix("/") { return normalize(path) }
+    return normalize((base ?? currentDirectory()) + "/" + path)
+  }
+
+  /// The working directory, from getcwd (FileManager's costs a Foundation start-up).
+  public static func currentDirectory() -> String {
+    var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    guard getcwd(&buf, buf.count) != nil else { return FileManager.default.currentDirectoryPath }
+    return String(cString: buf)
+  }
+
+  /// The running executable's own path, symbolic links resolved (Linux's
+  /// /proc/self/exe; elsewhere argv[0] through realpath).
+  public static func executable() -> String? {
+    var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+    if n > 0 {
+      buf[n] = 0
+      return String(cString: buf)
+    }
+    guard let arg = CommandLine.arguments.first, let r = realpath(arg, nil) else { return nil }
+    defer { free(r) }
+    return String(cString: r)
+  }
+}
+
+/// The process environment, read from `environ` (ProcessInfo's cost ~750,000
+/// instructions to build the same dictionary). A name given twice keeps its first
+/// value, as getenv does.
+public enum Environment {
+  public static func current() -> [String: String] {
+    var env: [String: String] = [:]
+    let start: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = environ
+    guard var p = start else { return env }
+    while let entry = p.pointee {
+      let s = String(cString: entry)
+      if let eq = s.utf8.firstIndex(of: 0x3D) {
+        let name = String(s[..<eq])
+        if env[name] == nil { env[name] = String(s[s.index(after: eq)...]) }
+      }
+      p += 1
+    }
+    return env
+  }
+}
+
+extension StringProtocol {
+  /// Without leading and trailing white space: `trimmingCharacters(in:
+  /// .whitespacesAndNewlines)`, or `.whitespaces` when `newlines` is false.
+  public func trimmed(newlines: Bool = true) -> String {
+    let scalars = Substring(self).unicodeScalars
+    func space(_ s: Unicode.Scalar) -> Bool { Text.isSpace(s, newlines: newlines) }
+    guard let first = scalars.firstIndex(where: { !space($0) }) else { return "" }
+    let last = scalars.lastIndex(where: { !space($0) })!
+    return String(Substring(scalars[first...last]))
+  }
+
+  /// Every `target` replaced by `replacement`, left to right without overlaps
+  /// (`replacingOccurrences(of:with:)`).
+  public func replacingAll(_ target: String, with replacement: String) -> String {
+    let t = Array(target.utf8)
+    let s = Array(utf8)
+    guard !t.isEmpty, s.count >= t.count else { return String(self) }
+    var out: [UInt8] = []
+    out.reserveCapacity(s.count)
+    var i = 0
+    var changed = false
+    while i < s.count {
+      if i + t.count <= s.count && s[i] == t[0] && s[i..<(i + t.count)].elementsEqual(t) {
+        out.append(contentsOf: replacement.utf8)
+        i += t.count
+        changed = true
+      } else {
+        out.append(s[i])
+        i += 1
+      }
+    }
+    return changed ? String(decoding: out, as: UTF8.self) : String(self)
+  }
+}
+
+enum Text {
+  /// Foundation's `CharacterSet.whitespacesAndNewlines`, or `.whitespaces` (the same
+  /// less line and paragraph breaks) when not `newlines`: Unicode's White_Space
+  /// and U+200B, as swift-corelibs-foundation has them (the tests check every scalar).
+  static func isSpace(_ s: Unicode.Scalar, newlines: Bool) -> Bool {
+    switch s.value {
+    case 0x09, 0x20, 0xA0, 0x1680, 0x2000...0x200B, 0x202F, 0x205F, 0x3000: return true
+    case 0x0A...0x0D, 0x85, 0x2028, 0x2029: return newlines
+    default: return false
+    }
+  }
+}

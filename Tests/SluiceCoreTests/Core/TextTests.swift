@@ -1,0 +1,82 @@
+import Foundation
+import XCTest
+
+@testable import SluiceCore
+
+/// The Foundation-free string and path helpers, each against the Foundation call
+/// it replaces.
+final class TextTests: XCTestCase {
+  let paths = [
+    "", "/", "ab", "ab/", "/a", "/a/", "/a/b", "/a/b/", "a/b", "a/b/c", "//a//b//", "/a/./b", "/a/../b",
+    "/a/b/..", "/a/b/../..", "/a/b/../../..", "/../a", "/./", "/a/.", "/a/..", "/é/ü/x.md", "/tmp/a b/c",
+    "/a/.hidden", "/a/b.c/d.e", "/a/...", "/a/..b/c", "./x", "../x",
+  ]
+
+  func testDirnameAndBasenameAsNSString() {
+    // Where Foundation cannot be asked: it traps on "a" and answers "" for "//".
+    XCTAssertEqual(
+      [Path.dirname("a"), Path.basename("a"), Path.dirname("a/"), Path.basename("a/")], ["", "a", "", "a"])
+    XCTAssertEqual([Path.dirname("//"), Path.basename("//")], ["/", "/"])
+    for p in paths {
+      XCTAssertEqual(Path.dirname(p), (p as NSString).deletingLastPathComponent, "dirname of '\(p)'")
+      XCTAssertEqual(Path.basename(p), (p as NSString).lastPathComponent, "basename of '\(p)'")
+    }
+  }
+
+  func testAbsolutePathsNormalizeAsStandardizingPath() throws {
+    for p in paths where p.hasPrefix("/") {
+      XCTAssertEqual(Path.normalize(p), (p as NSString).standardizingPath, "'\(p)'")
+    }
+    // Relative ones against a base, as Files.absolute joins them.
+    let base = makeTempDir(self)
+    for p in ["tasks.md", "./tasks.md", "sub/../tasks.md", "a/b/./c", "../x", ".sluice/", "x//y"] {
+      let viaFoundation = ((base as NSString).appendingPathComponent(p) as NSString).standardizingPath
+      XCTAssertEqual(Path.absolute(p, relativeTo: base), viaFoundation, "'\(p)'")
+    }
+    XCTAssertEqual(Path.currentDirectory(), FileManager.default.currentDirectoryPath)
+  }
+
+  func testExecutableIsThisProcess() throws {
+    let exe = try XCTUnwrap(Path.executable())
+    XCTAssertTrue(exe.hasPrefix("/"), exe)
+    XCTAssertTrue(FileManager.default.isExecutableFile(atPath: exe), exe)
+  }
+
+  func testEnvironmentAsProcessInfo() {
+    XCTAssertEqual(Environment.current(), ProcessInfo.processInfo.environment)
+  }
+
+  /// Every Unicode scalar: white space exactly where Foundation's sets have it.
+  func testWhitespaceAsCharacterSetForEveryScalar() {
+    var checked = 0
+    for v in UInt32(0)...0x10FFFF {
+      guard let s = Unicode.Scalar(v) else { continue }
+      XCTAssertEqual(
+        Text.isSpace(s, newlines: true), CharacterSet.whitespacesAndNewlines.contains(s),
+        "U+\(String(v, radix: 16))")
+      XCTAssertEqual(
+        Text.isSpace(s, newlines: false), CharacterSet.whitespaces.contains(s), "U+\(String(v, radix: 16))")
+      checked += 1
+    }
+    XCTAssertGreaterThan(checked, 1_100_000)
+  }
+
+  func testTrimmedAndReplacingAllAsFoundation() {
+    let samples = [
+      "", " ", "  a  ", "\t a b \n", "\n\na\r\n", "\u{00A0}x\u{3000}", "\u{2028}y\u{2029}", " \u{301}é ",
+      "**Gate**: x",
+      "__a__b__", "***", "a**", "**", "ab", "\u{1F600} ** \u{1F600}",
+    ]
+    for s in samples {
+      XCTAssertEqual(s.trimmed(), s.trimmingCharacters(in: .whitespacesAndNewlines), "'\(s)'")
+      XCTAssertEqual(s.trimmed(newlines: false), s.trimmingCharacters(in: .whitespaces), "'\(s)'")
+      XCTAssertEqual(Substring(s).trimmed(), s.trimmingCharacters(in: .whitespacesAndNewlines), "'\(s)'")
+      for t in ["**", "__", "_", "a", "\u{1F600}"] {
+        XCTAssertEqual(
+          s.replacingAll(t, with: ""), s.replacingOccurrences(of: t, with: ""), "'\(s)' - '\(t)'")
+        XCTAssertEqual(
+          s.replacingAll(t, with: "<>"), s.replacingOccurrences(of: t, with: "<>"), "'\(s)' - '\(t)'")
+      }
+    }
+  }
+}
