@@ -203,7 +203,9 @@ public final class Store: @unchecked Sendable {
   }
 
   /// Threads that encode a big state at once: this machine's cores, at most 4.
-  static let encoders = min(4, max(1, ProcessInfo.processInfo.activeProcessorCount))
+  // sysconf, not ProcessInfo.activeProcessorCount: that reads the cgroup's quota
+  // files (~380,000 instructions) for a count capped at 4 here anyway.
+  static let encoders = min(4, max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
   /// Saves `state`, first moving its finished runs to a new archive segment.
   /// Archive segments are always synced before the active file stops listing

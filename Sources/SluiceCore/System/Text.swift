@@ -46,16 +46,28 @@ public enum Path {
   /// name, not through the file system (`NSString.standardizingPath` for an
   /// absolute path; ".." above "/" stays at "/").
   public static func normalize(_ p: String) -> String {
-    var parts: [Substring] = []
-    for c in p.split(separator: "/", omittingEmptySubsequences: true) {
-      if c == "." { continue }
-      if c == ".." {
-        if !parts.isEmpty { parts.removeLast() }
-        continue
+    let u = Array(p.utf8)
+    var out: [UInt8] = [0x2F]
+    out.reserveCapacity(u.count + 1)
+    var starts: [Int] = []  // where each kept component's "/" (or the first's text) begins
+    var i = 0
+    while i < u.count {
+      while i < u.count && u[i] == 0x2F { i += 1 }
+      guard i < u.count else { break }
+      var j = i
+      while j < u.count && u[j] != 0x2F { j += 1 }
+      if j - i == 1 && u[i] == 0x2E {
+        // "." names the folder itself
+      } else if j - i == 2 && u[i] == 0x2E && u[i + 1] == 0x2E {
+        if let k = starts.popLast() { out.removeSubrange(k...) }
+      } else {
+        starts.append(out.count)
+        if out.count > 1 { out.append(0x2F) }
+        out.append(contentsOf: u[i..<j])
       }
-      parts.append(c)
+      i = j
     }
-    return "/" + parts.joined(separator: "/")
+    return String(decoding: out, as: UTF8.self)
   }
 
   /// `path` made absolute against `base` (or the working directory), normalized.
