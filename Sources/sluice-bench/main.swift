@@ -296,7 +296,13 @@ func submitBench() throws {
     return dir
   }
   let dir = fresh(0)
-  func cancelAll(_ ids: [String]) { if !ids.isEmpty { _ = sh(["scancel"] + ids) } }
+  // Each sample's jobs are cancelled, and the cluster left 3 s to settle: cancelling
+  // 1,000 tasks has slurmctld write them to slurmdbd (MariaDB, with its fsyncs) for a
+  // while, and the next sample, tick or hand-written array alike, waited behind it.
+  func cancelAll(_ ids: [String]) {
+    if !ids.isEmpty { _ = sh(["scancel"] + ids) }
+    usleep(3_000_000)
+  }
   // One hand-written array.
   var arrayT: [Double] = []
   for _ in 0..<5 {
