@@ -41,16 +41,16 @@ public enum TOML {
     }
     while i < lines.count {
       let number = i + 1
-      var line = Validate.trimBlanks(lines[i])
+      var line = lines[i].trimmed(newlines: false)
       if line.hasSuffix("\r") { line.removeLast() }
       i += 1
-      line = Validate.trimBlanks(stripComment(line))
+      line = stripComment(line).trimmed(newlines: false)
       if line.isEmpty { continue }
       if line.hasPrefix("[") {
         guard line.hasSuffix("]"), !line.hasPrefix("[[") else {
           throw fail(number, "malformed table header '\(line)'; write '[name]'")
         }
-        let name = Validate.trimBlanks(line.dropFirst().dropLast())
+        let name = line.dropFirst().dropLast().trimmed(newlines: false)
         guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "_-.".contains($0) }) else {
           throw fail(number, "bad table name '\(name)'; use letters, digits, '_' and '-'")
         }
@@ -64,18 +64,18 @@ public enum TOML {
       guard let eq = line.firstIndex(of: "=") else {
         throw fail(number, "expected 'key = value', found '\(line)'")
       }
-      var key = Validate.trimBlanks(line[..<eq])
+      var key = line[..<eq].trimmed(newlines: false)
       if key.count >= 2 && key.hasPrefix("\"") && key.hasSuffix("\"") {
         key = String(key.dropFirst().dropLast())
       }
       guard !key.isEmpty, key.allSatisfy({ $0.isLetter || $0.isNumber || "_-".contains($0) }) else {
         throw fail(number, "bad key '\(key)'; use letters, digits, '_' and '-'")
       }
-      var raw = Validate.trimBlanks(line[line.index(after: eq)...])
+      var raw = line[line.index(after: eq)...].trimmed(newlines: false)
       // Arrays may continue over several lines until the closing bracket.
       if raw.hasPrefix("[") {
         while !arrayClosed(raw) && i < lines.count {
-          raw += " " + Validate.trimBlanks(stripComment(lines[i]))
+          raw += " " + stripComment(lines[i]).trimmed(newlines: false)
           i += 1
         }
       }
@@ -150,7 +150,7 @@ public enum TOML {
     if raw == "false" { return .boolean(false) }
     if raw.hasPrefix("\"") || raw.hasPrefix("'") {
       let (s, rest) = try parseString(Substring(raw))
-      if !Validate.trimBlanks(rest).isEmpty {
+      if !rest.trimmed(newlines: false).isEmpty {
         throw ValueError(message: "unexpected text after the string: '\(rest)'")
       }
       return .string(s)
@@ -177,7 +177,7 @@ public enum TOML {
           throw ValueError(message: "expected ',' or ']' in the array")
         }
       }
-      if !Validate.trimBlanks(rest).isEmpty {
+      if !rest.trimmed(newlines: false).isEmpty {
         throw ValueError(message: "unexpected text after the array")
       }
       return .array(items)

@@ -498,7 +498,8 @@ public final class Engine {
         ? writing
         : Background {
           let first = try writing.wait()
-          return WriteBack.merge(first, try WriteBack.write(Self.correction(guessed, edits), document: doc))
+          return WriteBack.merge(
+            first, try WriteBack.write(WriteBack.correction(guessed, edits), document: doc))
         }
     } else {
       markers = edits.isEmpty ? nil : Background { try WriteBack.write(edits, document: doc) }
@@ -561,20 +562,6 @@ public final class Engine {
   ) {
     let edits = Expander.markerEdits(document: doc, state: state)
     return (edits, edits.isEmpty ? nil : Background { try WriteBack.write(edits, document: doc) })
-  }
-
-  /// The edits that take a tasks file written with `guessed` to where `wanted`
-  /// would have taken it: a task's guessed marker goes on to the wanted one, or
-  /// back to what it was when no change was wanted (its runs went back to queued).
-  static func correction(_ guessed: [MarkerEdit], _ wanted: [MarkerEdit]) -> [MarkerEdit] {
-    var out: [MarkerEdit] = []
-    for g in guessed {
-      let w = wanted.first { $0.taskID == g.taskID }
-      let to = w?.to ?? g.from
-      if to != g.to { out.append(MarkerEdit(taskID: g.taskID, title: g.title, from: g.to, to: to)) }
-    }
-    for w in wanted where !guessed.contains(where: { $0.taskID == w.taskID }) { out.append(w) }
-    return out
   }
 
   /// Whether a tick will probably submit, judged before its sync and plan: a runnable

@@ -195,8 +195,11 @@ public enum Files {
     return Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
   }
 
+  /// `path` made absolute against `base` (or the working directory), normalized by
+  /// name (`Path.normalize`).
   public static func absolute(_ path: String, relativeTo base: String? = nil) -> String {
-    Path.absolute(path, relativeTo: base)
+    if path.hasPrefix("/") { return Path.normalize(path) }
+    return Path.normalize((base ?? Path.currentDirectory()) + "/" + path)
   }
 }
 

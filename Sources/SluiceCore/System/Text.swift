@@ -17,28 +17,25 @@ public enum Path {
   /// repeated and trailing slashes ignored (Foundation here answers "" for "//", and
   /// traps on some one-letter names).
   public static func dirname(_ p: String) -> String {
-    var u = slashesCompressed(p)
-    while u.count > 1 && u.last == 0x2F { u.removeLast() }
+    let u = tidied(p)
     guard let slash = u.lastIndex(of: 0x2F) else { return "" }
-    var end = slash
-    while end > 0 && u[end - 1] == 0x2F { end -= 1 }
-    if end == 0 { return "/" }
-    return String(decoding: u[0..<end], as: UTF8.self)
+    return slash == 0 ? "/" : String(decoding: u[..<slash], as: UTF8.self)
   }
 
   /// `NSString.lastPathComponent`: "/a/b" → "b", "/a/b/" → "b", "/" → "/".
   public static func basename(_ p: String) -> String {
-    var u = slashesCompressed(p)
-    while u.count > 1 && u.last == 0x2F { u.removeLast() }
+    let u = tidied(p)
     if u == [0x2F] { return "/" }
     guard let slash = u.lastIndex(of: 0x2F) else { return String(decoding: u, as: UTF8.self) }
     return String(decoding: u[(slash + 1)...], as: UTF8.self)
   }
 
-  static func slashesCompressed(_ p: String) -> [UInt8] {
+  /// `p`'s bytes with each run of slashes made one and a trailing one dropped ("/" stays).
+  static func tidied(_ p: String) -> [UInt8] {
     var u: [UInt8] = []
     u.reserveCapacity(p.utf8.count)
     for b in p.utf8 where !(b == 0x2F && u.last == 0x2F) { u.append(b) }
+    if u.count > 1 && u.last == 0x2F { u.removeLast() }
     return u
   }
 
@@ -68,12 +65,6 @@ public enum Path {
       i = j
     }
     return String(decoding: out, as: UTF8.self)
-  }
-
-  /// `path` made absolute against `base` (or the working directory), normalized.
-  public static func absolute(_ path: String, relativeTo base: String? = nil) -> String {
-    if path.hasPrefix("/") { return normalize(path) }
-    return normalize((base ?? currentDirectory()) + "/" + path)
   }
 
   /// The working directory, from getcwd (FileManager's costs a Foundation start-up).

@@ -17,7 +17,7 @@ public enum Grid {
       ? text.utf8.split(separator: 0x3B, omittingEmptySubsequences: false).map { Substring($0) }
       : text.split(separator: ";", omittingEmptySubsequences: false)
     for part in parts {
-      let p = Validate.trimBlanks(part)
+      let p = part.trimmed(newlines: false)
       if p.isEmpty {
         if parts.count == 1 {
           return .failure("empty grid; write e.g. '- grid: lr = 1e-3, 1e-4; seed = 0, 1'")
@@ -27,7 +27,7 @@ public enum Grid {
       guard let eq = p.firstIndex(of: "=") else {
         return .failure("grid part '\(p)' has no '='; write 'name = v1, v2'")
       }
-      let name = Validate.trimBlanks(p[..<eq])
+      let name = p[..<eq].trimmed(newlines: false)
       guard Validate.placeholderName(name) else {
         return .failure(
           "grid name '\(name)' must start with a letter or '_' and use letters, digits and '_'")
@@ -48,7 +48,7 @@ public enum Grid {
           }
           return String(Substring(b[lo..<hi]))
         }
-        : list.split(separator: ",", omittingEmptySubsequences: false).map(Validate.trimBlanks)
+        : list.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmed(newlines: false) }
       if values.contains(where: \.isEmpty) {
         return .failure("grid parameter '\(name)' has an empty value; write 'name = v1, v2'")
       }
@@ -164,12 +164,6 @@ public enum Grid {
 
 /// Input checks shared by the tasks file, the config and the CLI.
 public enum Validate {
-  /// What `trimmingCharacters(in: .whitespaces)` trims (tab, the Unicode space
-  /// separators and U+200B, as Foundation on Linux has it), without its bridging cost.
-  public static func trimBlanks(_ s: String) -> String { s.trimmed(newlines: false) }
-
-  public static func trimBlanks(_ s: Substring) -> String { s.trimmed(newlines: false) }
-
   public static func stripBackticks(_ v: String) -> String {
     var s = v.trimmed(newlines: false)
     for fence in ["``", "`"] where s.count >= 2 * fence.count && s.hasPrefix(fence) && s.hasSuffix(fence) {

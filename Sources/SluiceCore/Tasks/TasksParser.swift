@@ -69,11 +69,11 @@ public enum TasksParser {
     for raw in lines {
       let text = raw.text
       if text.contains(TasksDocument.sentinel) { hasSentinel = true }
-      let trimmed = Validate.trimBlanks(text)
+      let trimmed = text.trimmed(newlines: false)
       // Fenced code blocks are text.
       if let f = fence {
         if let close = fenceMarker(trimmed), close.char == f.char, close.count >= f.count,
-          Validate.trimBlanks(trimmed.drop(while: { $0 == f.char })).isEmpty
+          trimmed.drop(while: { $0 == f.char }).trimmed(newlines: false).isEmpty
         {
           fence = nil
         }
@@ -87,7 +87,7 @@ public enum TasksParser {
       // Headings.
       if text.hasPrefix("## ") || text == "##" {
         finishTask()
-        let title = Validate.trimBlanks(text.dropFirst(2))
+        let title = text.dropFirst(2).trimmed(newlines: false)
         phases.append(Phase(index: phases.count, title: title, line: raw.number, tasks: []))
         continue
       }
@@ -199,7 +199,7 @@ public enum TasksParser {
     guard i + 2 < chars.count, chars[i] == "[", chars[i + 2] == "]" else { return nil }
     let marker = chars[i + 1]
     guard i + 3 == chars.count || chars[i + 3] == " " else { return nil }
-    let title = Validate.trimBlanks(String(chars[min(chars.count, i + 3)...]))
+    let title = String(chars[min(chars.count, i + 3)...]).trimmed(newlines: false)
     let byteOffset = String(chars[0..<(i + 1)]).utf8.count
     return TaskMatch(
       marker: marker, markerColumn: i + 2, markerByteOffset: byteOffset, title: title)
@@ -212,10 +212,10 @@ public enum TasksParser {
     }
     let body = trimmed.dropFirst(2)
     guard let colon = body.firstIndex(of: ":") else { return nil }
-    let key = Validate.trimBlanks(body[..<colon])
+    let key = body[..<colon].trimmed(newlines: false)
     guard !key.isEmpty, key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" })
     else { return nil }
-    let value = Validate.trimBlanks(body[body.index(after: colon)...])
+    let value = body[body.index(after: colon)...].trimmed(newlines: false)
     let col = body.distance(from: body.startIndex, to: colon) + 5
     return (key, value, col)
   }
@@ -318,7 +318,7 @@ struct PendingTask {
       switch e.key {
       case "run":
         let cmd = Validate.stripBackticks(v)
-        if Validate.trimBlanks(cmd).isEmpty {
+        if cmd.trimmed(newlines: false).isEmpty {
           fail(e.line, e.column, "empty 'run'; write the command, e.g. '- run: `python train.py`'")
         } else if cmd.contains("\n") || cmd.contains("\r") {
           fail(e.line, e.column, "'run' must be one line")

@@ -87,6 +87,20 @@ public enum WriteBack {
     return report
   }
 
+  /// The edits that take a tasks file written with `guessed` to where `wanted`
+  /// would have taken it: a task's guessed marker goes on to the wanted one, or
+  /// back to what it was when no change was wanted (its runs went back to queued).
+  public static func correction(_ guessed: [MarkerEdit], _ wanted: [MarkerEdit]) -> [MarkerEdit] {
+    var out: [MarkerEdit] = []
+    for g in guessed {
+      let w = wanted.first { $0.taskID == g.taskID }
+      let to = w?.to ?? g.from
+      if to != g.to { out.append(MarkerEdit(taskID: g.taskID, title: g.title, from: g.to, to: to)) }
+    }
+    for w in wanted where !guessed.contains(where: { $0.taskID == w.taskID }) { out.append(w) }
+    return out
+  }
+
   /// One report for a write-back followed by a second that corrected it: each
   /// task's net change (none, where the second undid the first), what either skipped.
   public static func merge(_ first: WriteBackReport, _ second: WriteBackReport) -> WriteBackReport {

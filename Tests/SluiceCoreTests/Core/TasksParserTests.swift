@@ -36,21 +36,6 @@ final class TasksParserTests: XCTestCase {
     } catch let d as DiagnosticsError { return d.diagnostics } catch { return [] }
   }
 
-  func testTrimBlanksTrimsWhatFoundationTrims() {
-    let samples = [
-      "", " ", "\t", "a", " a ", "\ta b\t", "  x  y  ", "\u{a0}nb\u{a0}", "\u{3000}ideo\u{3000}",
-      "\u{2028}ls",
-      "\nkeep\n", " \n mixed \n ", "é", " é ", "e\u{301} ", "\r\n", "✓ ✓", "\u{200b}zw\u{200b}",
-    ]
-    var all = samples
-    for v in 0..<0x3100 { if let u = Unicode.Scalar(v) { all.append("a\(Character(u))") } }
-    for s in all {
-      XCTAssertEqual(Validate.trimBlanks(s), s.trimmingCharacters(in: .whitespaces), s.debugDescription)
-      XCTAssertEqual(Validate.trimBlanks(s[...]), s.trimmingCharacters(in: .whitespaces), s.debugDescription)
-    }
-    XCTAssertEqual(Validate.trimBlanks(" \u{3000}x\t\u{200b}"), "x")
-  }
-
   func testExamplePhasesTasksAndSpecs() throws {
     let doc = try parse(Self.example)
     XCTAssertEqual(doc.phases.map(\.title), ["Phase 1: Baselines", "Phase 2: Scale up"])

@@ -31,7 +31,7 @@ final class TextTests: XCTestCase {
     let base = makeTempDir(self)
     for p in ["tasks.md", "./tasks.md", "sub/../tasks.md", "a/b/./c", "../x", ".sluice/", "x//y"] {
       let viaFoundation = ((base as NSString).appendingPathComponent(p) as NSString).standardizingPath
-      XCTAssertEqual(Path.absolute(p, relativeTo: base), viaFoundation, "'\(p)'")
+      XCTAssertEqual(Files.absolute(p, relativeTo: base), viaFoundation, "'\(p)'")
     }
     XCTAssertEqual(Path.currentDirectory(), FileManager.default.currentDirectoryPath)
   }
@@ -61,16 +61,30 @@ final class TextTests: XCTestCase {
     XCTAssertGreaterThan(checked, 1_100_000)
   }
 
-  func testTrimmedAndReplacingAllAsFoundation() {
+  func testTrimmedTrimsWhatFoundationTrims() {
     let samples = [
-      "", " ", "  a  ", "\t a b \n", "\n\na\r\n", "\u{00A0}x\u{3000}", "\u{2028}y\u{2029}", " \u{301}é ",
-      "**Gate**: x",
-      "__a__b__", "***", "a**", "**", "ab", "\u{1F600} ** \u{1F600}",
+      "", " ", "\t", "a", " a ", "\ta b\t", "  x  y  ", "\u{a0}nb\u{a0}", "\u{3000}ideo\u{3000}",
+      "\u{2028}ls", "\nkeep\n", " \n mixed \n ", "é", " é ", "e\u{301} ", "\r\n", "✓ ✓", "\u{200b}zw\u{200b}",
+      "\t a b \n", "\n\na\r\n", "\u{2028}y\u{2029}", " \u{301}é ",
+    ]
+    var all = samples
+    for v in 0..<0x3100 { if let u = Unicode.Scalar(v) { all.append("a\(Character(u))") } }
+    for s in all {
+      XCTAssertEqual(s.trimmed(newlines: false), s.trimmingCharacters(in: .whitespaces), s.debugDescription)
+      XCTAssertEqual(
+        s[...].trimmed(newlines: false), s.trimmingCharacters(in: .whitespaces), s.debugDescription)
+      XCTAssertEqual(s.trimmed(), s.trimmingCharacters(in: .whitespacesAndNewlines), s.debugDescription)
+      XCTAssertEqual(s[...].trimmed(), s.trimmingCharacters(in: .whitespacesAndNewlines), s.debugDescription)
+    }
+    XCTAssertEqual(" \u{3000}x\t\u{200b}".trimmed(newlines: false), "x")
+  }
+
+  func testReplacingAllAsFoundation() {
+    let samples = [
+      "", " ", "  a  ", "\u{00A0}x\u{3000}", "**Gate**: x", "__a__b__", "***", "a**", "**", "ab",
+      "\u{1F600} ** \u{1F600}",
     ]
     for s in samples {
-      XCTAssertEqual(s.trimmed(), s.trimmingCharacters(in: .whitespacesAndNewlines), "'\(s)'")
-      XCTAssertEqual(s.trimmed(newlines: false), s.trimmingCharacters(in: .whitespaces), "'\(s)'")
-      XCTAssertEqual(Substring(s).trimmed(), s.trimmingCharacters(in: .whitespacesAndNewlines), "'\(s)'")
       for t in ["**", "__", "_", "a", "\u{1F600}"] {
         XCTAssertEqual(
           s.replacingAll(t, with: ""), s.replacingOccurrences(of: t, with: ""), "'\(s)' - '\(t)'")

@@ -82,9 +82,9 @@ final class WriteBackTests: XCTestCase {
     // a: accepted (as guessed); b: rejected for good; c: back to queued; d: wanted, not guessed.
     let wanted = [e("a", .todo, .inProgress), e("b", .todo, .failed), e("d", .inProgress, .done)]
     XCTAssertEqual(
-      Engine.correction(guessed, wanted),
+      WriteBack.correction(guessed, wanted),
       [e("b", .inProgress, .failed), e("c", .inProgress, .todo), e("d", .inProgress, .done)])
-    XCTAssertEqual(Engine.correction(guessed, guessed), [])
+    XCTAssertEqual(WriteBack.correction(guessed, guessed), [])
 
     // On a file: the guess, then the correction, end where the wanted edits alone would.
     let dir = makeTempDir(self)
@@ -100,7 +100,7 @@ final class WriteBackTests: XCTestCase {
     let w = [f(0, .todo, .inProgress), f(1, .todo, .failed)]
     let first = try WriteBack.write(g, document: doc)
     XCTAssertTrue(read(path).contains("- [/] c"))
-    let second = try WriteBack.write(Engine.correction(g, w), document: doc)
+    let second = try WriteBack.write(WriteBack.correction(g, w), document: doc)
     XCTAssertEqual(
       read(path), "## P\n- [/] a\n  - run: `true`\n- [!] b\n  - run: `true`\n- [ ] c\n  - run: `true`\n")
     let merged = WriteBack.merge(first, second)
