@@ -712,6 +712,20 @@ enum StateCodec {
     o.close()
   }
 
+  static func write(_ sw: Sweep, _ o: inout W) {
+    o.open()
+    o.key("archived")
+    o.open()
+    for k in sw.archived.keys.sorted() { o.int(k, sw.archived[k]) }
+    o.close()
+    o.str("created", sw.created)
+    o.str("goal", sw.goal)
+    o.str("id", sw.id)
+    o.str("name", sw.name)
+    o.str("task", sw.task)
+    o.close()
+  }
+
   /// `active.json` for `s`, in pieces to write one after another. Past a few
   /// hundred runs, the runs are written by up to `parts` threads at once: the two
   /// saves of a tick that submits 1,000 runs each took ~5 ms on one.
@@ -740,19 +754,7 @@ enum StateCodec {
     tail.first = false
     tail.w.raw("]")
     tail.key("sweeps")
-    tail.array(s.sweeps, lines: true) { o, sw in
-      o.open()
-      o.key("archived")
-      o.open()
-      for k in sw.archived.keys.sorted() { o.int(k, sw.archived[k]) }
-      o.close()
-      o.str("created", sw.created)
-      o.str("goal", sw.goal)
-      o.str("id", sw.id)
-      o.str("name", sw.name)
-      o.str("task", sw.task)
-      o.close()
-    }
+    tail.array(s.sweeps, lines: true) { o, sw in write(sw, &o) }
     tail.int("version", Store.formatVersion)
     tail.close()
     tail.w.raw("\n")

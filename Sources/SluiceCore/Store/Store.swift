@@ -153,6 +153,10 @@ public final class Store: @unchecked Sendable {
   /// Receipt files the last `loadActive` applied: the next `save` writes their
   /// effect into `active.json`, then removes them. (A store serves one command.)
   private var appliedReceipts: [String] = []
+  /// Intent files the last `loadActive` brought runs back from, and those it
+  /// found stale (the state lists their tags): see `save`.
+  private var recoveredIntents: [String] = []
+  private var staleIntents: [String] = []
 
   public func prepare() throws {
     for d in [dir, archiveDir, scriptsDir, exitsDir, eventsDir] {
@@ -166,9 +170,11 @@ public final class Store: @unchecked Sendable {
 
   // MARK: active state
 
-  /// The active state: `active.json`, then the receipts written since it was saved.
+  /// The active state: `active.json`, then the submissions of intents it does not
+  /// list yet, then the receipts written since it was saved.
   public func loadActive() throws -> ActiveState {
     var s = try loadActiveFile()
+    (recoveredIntents, staleIntents) = try applyIntents(&s)
     try applyReceipts(&s)
     return s
   }
@@ -212,21 +218,40 @@ public final class Store: @unchecked Sendable {
   /// their runs; `durability` is for the active file itself.
   public func save(_ state: inout ActiveState, durability: Durability = .synced) throws {
     try prepare()
+    try archiveFinished(&state)
+    try writeActive(state, durability: durability)
+  }
+
+  /// Moves the finished runs of `state` to a new archive segment (synced); says
+  /// whether there were any (the runs left have moved up then).
+  @discardableResult
+  func archiveFinished(_ state: inout ActiveState) throws -> Bool {
     let finished = state.runs.filter(\.state.isTerminal)
-    if !finished.isEmpty {
-      state.archiveSeq += 1
-      try writeArchive(seq: state.archiveSeq, runs: finished)
-      for r in finished {
-        if let i = state.sweeps.firstIndex(where: { $0.id == r.sweep }) {
-          state.sweeps[i].archived[r.state.rawValue, default: 0] += 1
-        }
+    guard !finished.isEmpty else { return false }
+    state.archiveSeq += 1
+    try writeArchive(seq: state.archiveSeq, runs: finished)
+    for r in finished {
+      if let i = state.sweeps.firstIndex(where: { $0.id == r.sweep }) {
+        state.sweeps[i].archived[r.state.rawValue, default: 0] += 1
       }
-      state.runs.removeAll(where: \.state.isTerminal)
     }
+    state.runs.removeAll(where: \.state.isTerminal)
+    return true
+  }
+
+  /// Writes `active.json` (runs archived already), then drops what it now says:
+  /// the receipts and intents the load applied. A stale intent goes first (once the
+  /// file no longer lists its runs, as after they are archived, it would bring them
+  /// back); one whose runs the load brought back goes only after the file listing
+  /// them is on stable storage.
+  func writeActive(_ state: ActiveState, durability: Durability, parts: Int = Store.encoders) throws {
+    for path in staleIntents { Files.remove(path) }
+    staleIntents = []
     try Files.writeAtomically(
-      activePath, buffers: StateCodec.encodeActive(state, parts: Self.encoders), mode: fileMode,
-      durability: durability)
-    // What the receipts said is in the file now.
+      activePath, buffers: StateCodec.encodeActive(state, parts: parts), mode: fileMode,
+      durability: recoveredIntents.isEmpty ? durability : .synced)
+    for path in recoveredIntents { Files.remove(path) }
+    recoveredIntents = []
     for name in appliedReceipts { Files.remove(receiptsDir + "/" + name) }
     appliedReceipts = []
   }

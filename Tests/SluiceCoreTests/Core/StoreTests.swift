@@ -84,6 +84,116 @@ final class StoreTests: XCTestCase {
     XCTAssertEqual(try Store(dir: dir + "/.sluice").loadActive(), loaded)
   }
 
+  /// The runs of a tick that died after writing its intent and before
+  /// `active.json` listed them come back from the intent as they were marked: grid
+  /// siblings from four fields, a run that differs in more in full, a queued run
+  /// already on disk updated in place; the next save folds them in and drops it.
+  func testIntentBringsBackTheRunsOfATickThatDiedBeforeItsSave() throws {
+    let dir = makeTempDir(self)
+    let store = Store(dir: dir + "/.sluice")
+    var before = ActiveState()
+    before.sweeps = [Sweep(id: "old", name: "old", created: "then")]
+    var retry = run("old.0", sweep: "old")
+    retry.attempt = 1
+    retry.history = [Attempt(attempt: 0, jobID: "9", state: .failed, exitCode: 3)]
+    before.runs = [retry, run("other")]
+    try store.save(&before)
+    // The tick: a new sweep of five grid runs, and the retried run, marked.
+    var s = before
+    s.sweeps.append(Sweep(id: "g", name: "g", goal: "Grid", created: "now", task: "g"))
+    for k in 0..<5 {
+      var r = run("g.\(k)", sweep: "g")
+      r.name = "g[i=\(k)]"
+      r.params = [["i", String(k)]]
+      r.resources = Resources(gpus: 1, time: "5", partition: "debug")
+      s.runs.append(r)
+    }
+    s.runs[3].env = ["ODD=1"]  // differs in more than a grid changes
+    let grid = Array(2..<7)
+    for (k, i) in grid.enumerated() {
+      s.runs[i].state = .submitting
+      s.runs[i].submission = "slG"
+      s.runs[i].scriptPath = "/x/slG.sh"
+      s.runs[i].arrayIndex = k
+    }
+    s.runs[0].state = .submitting
+    s.runs[0].submission = "slR"
+    s.runs[0].scriptPath = "/x/slR.sh"
+    let path = try store.writeIntent(
+      s,
+      [
+        IntentSubmission(tag: "slG", isArray: true, positions: grid),
+        IntentSubmission(tag: "slR", isArray: false, positions: [0]),
+      ])
+    XCTAssertEqual(path, store.intentsDir + "/slG.json")
+    let text = try Files.readText(path)
+    XCTAssertEqual(
+      text.components(separatedBy: "\"resources\"").count - 1, 3, "first runs and the odd one in full")
+    // A later command, as if the tick had died here.
+    let later = Store(dir: dir + "/.sluice")
+    var loaded = try later.loadActive()
+    XCTAssertEqual(loaded.sweeps, s.sweeps)
+    XCTAssertEqual(loaded.runs, s.runs)
+    try later.save(&loaded)
+    XCTAssertFalse(Files.exists(path), "folded into active.json")
+    XCTAssertEqual(try Store(dir: dir + "/.sluice").loadActive(), s)
+  }
+
+  /// An intent whose tag `active.json` lists is stale: it changes nothing, and goes
+  /// before the save that could stop listing its runs (here: archives them).
+  func testStaleIntentNeverBringsBackArchivedRuns() throws {
+    let dir = makeTempDir(self)
+    let store = Store(dir: dir + "/.sluice")
+    var s = ActiveState()
+    var a = run("a", .submitting)
+    a.submission = "slA"
+    s.runs = [a]
+    let path = try store.writeIntent(s, [IntentSubmission(tag: "slA", isArray: false, positions: [0])])
+    try store.save(&s)
+    var loaded = try store.loadActive()
+    XCTAssertEqual(loaded.runs, [a])
+    loaded.runs[0].state = .completed
+    try store.save(&loaded)
+    XCTAssertFalse(Files.exists(path))
+    XCTAssertEqual(try Store(dir: dir + "/.sluice").loadActive().runs, [])
+    XCTAssertEqual(try store.allSummaries(active: ActiveState()).map(\.state), [.completed])
+  }
+
+  /// `gridSibling` compares every stored property of a run that a grid does not
+  /// change: one added to `Run` must be added to it, or an intent would lose it.
+  func testGridSiblingKnowsEveryFieldOfARun() {
+    let fields = Set(Mirror(reflecting: run("a")).children.compactMap(\.label))
+    XCTAssertEqual(StateCodec.siblingFields.union(StateCodec.gridFields), fields)
+    XCTAssertTrue(StateCodec.siblingFields.isDisjoint(with: StateCodec.gridFields))
+    var a = run("a")
+    a.params = [["i", "1"]]
+    var b = run("b")
+    b.arrayIndex = 4
+    XCTAssertTrue(StateCodec.gridSibling(b, of: a))
+    var c = b
+    c.attempt = 1
+    XCTAssertFalse(StateCodec.gridSibling(c, of: a))
+    c = b
+    c.stdoutPath = "/x"
+    XCTAssertFalse(StateCodec.gridSibling(c, of: a))
+  }
+
+  func testBadIntentIsAClearErrorThatNamesIt() throws {
+    let dir = makeTempDir(self)
+    let store = Store(dir: dir + "/.sluice")
+    try Files.makeDirectory(store.intentsDir, mode: 0o700)
+    write(store.intentsDir + "/slX.json", "{\"version\":1,\"submissions\":[{}]}")
+    XCTAssertThrowsError(try store.loadActive()) { e in
+      let text = "\(e)"
+      XCTAssertTrue(text.hasPrefix(store.intentsDir + "/slX.json: "), text)
+      XCTAssertTrue(text.contains("sbatch may have accepted"), text)
+    }
+    write(store.intentsDir + "/slX.json", "{\"version\":9}")
+    XCTAssertThrowsError(try store.loadActive()) { e in
+      XCTAssertEqual(e as? StoreError, .unknownVersion(path: store.intentsDir + "/slX.json", version: 9))
+    }
+  }
+
   func testBadReceiptIsAClearErrorThatNamesIt() throws {
     let dir = makeTempDir(self)
     let store = Store(dir: dir + "/.sluice")
