@@ -238,6 +238,27 @@ public final class Engine {
     // The marker write-back started while sbatch works (see `speculate`).
     var speculative: (edits: [MarkerEdit], writing: Background<WriteBackReport>?)?
     defer { _ = try? speculative?.writing?.wait() }  // not left running past the lock
+    // The whole state, written while sbatch works (the intent file is what is on
+    // stable storage before it may read a script); removed once this lands.
+    var fullSave: Background<Void>?
+    var intentPath: String?
+    defer { _ = try? fullSave?.wait() }  // not left running past the lock
+    /// Waits for the state written while sbatch worked, before the first change to
+    /// a run after it (it reads the runs as they were), and drops the intent it
+    /// makes stale. If it failed, the intent stays and the final save is synced.
+    func settle() {
+      guard let f = fullSave else { return }
+      fullSave = nil
+      do {
+        try f.wait()
+        if let p = intentPath { Files.remove(p) }
+        intentPath = nil
+      } catch {
+        report.warnings.append(
+          "could not write the state while sbatch worked (\(error)); \(intentPath ?? "the intent") keeps the submissions"
+        )
+      }
+    }
     if !options.syncOnly {
       var archived: [RunSummary]?  // read only if some reset task has archived failures
       // A task reset from [!] to [ ] by a person: its failed runs go again.
@@ -337,23 +358,30 @@ public final class Engine {
       var positions = groups.map(\.positions)
       let submissions = groups.map { g in
         Submission(
-          tag: g.tag, runs: g.positions.map { state.runs[$0] }, isArray: g.isArray, throttle: g.throttle)
+          tag: g.tag, first: state.runs[g.positions[0]],
+          members: g.positions.map { Submission.Member(state.runs[$0]) },
+          isArray: g.isArray, throttle: g.throttle)
       }
       Allocator.keepUntilExit(submissions)  // not freed run by run
       Trace.mark("grouped")
       var stop = false
-      // The scripts and run tables (pure functions of the submissions) render on
-      // another thread while this one records the runs.
+      // The scripts and run tables (pure functions of the submissions) render, and
+      // are saved, on another thread while this one records the runs.
       let context = renderContext
-      let templates = submissions.map { s in Result { try template(named: s.runs[0].template) } }
+      let templates = submissions.map { s in Result { try template(named: s.first.template) } }
+      let saveScripts = !options.dryRun || options.testOnly
+      let fileMode = config.fileMode
       let rendering = Background {
         zip(submissions, templates).map { s, t in
           Result { () throws -> (script: String, table: [UInt8]?) in
             let t = try t.get()
-            return (
-              try ScriptRenderer.render(s, template: t.text, templateName: t.name, context: context),
-              s.isArray ? try ScriptRenderer.table(s, context: context) : nil
-            )
+            let script = try ScriptRenderer.render(
+              s, template: t.text, templateName: t.name, context: context)
+            let table = s.isArray ? try ScriptRenderer.table(s, context: context) : nil
+            if saveScripts {
+              try Self.saveScript(s, script: script, table: table, context: context, fileMode: fileMode)
+            }
+            return (script, table)
           }
         }
       }
@@ -369,14 +397,24 @@ public final class Engine {
             state.runs[i].arrayIndex = s.isArray ? k : nil
           }
         }
-        let before = state.runs.count
-        try store.save(&state, durability: .synced)
+        try store.prepare()
+        if try store.archiveFinished(&state) {  // finished runs archived: positions moved
+          index = state.indexByID()
+          positions = submissions.map { s in s.members.map { index[$0.id]! } }
+        }
+        // On stable storage, small: the submissions, their runs told by what a grid
+        // changes. The whole state (~370 KB for 1,000 runs, and its fsync) is
+        // written on another thread while sbatch works.
+        intentPath = try store.writeIntent(
+          state,
+          zip(submissions, positions).map {
+            IntentSubmission(tag: $0.tag, isArray: $0.isArray, positions: $1)
+          })
         recorded = submissions.count
         Trace.mark("recorded submitting")
-        if state.runs.count != before {  // saving archived finished runs: positions moved
-          index = state.indexByID()
-          positions = submissions.map { s in s.runs.map { index[$0.id]! } }
-        }
+        let snapshot = Taken(state)
+        let store = self.store
+        fullSave = Background { try store.writeActive(snapshot.take(), durability: .synced, parts: 2) }
       }
       let rendered = try rendering.wait()
       Trace.mark("rendered")
@@ -386,10 +424,12 @@ public final class Engine {
         do {
           (script, table) = try made.get()
         } catch {
-          for (r, i) in zip(s.runs, at) {
+          settle()
+          for i in at {
+            let r = (id: state.runs[i].id, task: state.runs[i].task)
             state.runs[i].state = .failed
             state.runs[i].submitError = "\(error)"
-            state.runs[i].reason = "render failed"
+            state.runs[i].reason = error is FileError ? "script not saved" : "render failed"
             state.runs[i].ended = stamp
             report.submitErrors.append((r.id, "\(error)", false))
             events.append(
@@ -402,27 +442,13 @@ public final class Engine {
         }
         if options.dryRun && !options.testOnly { continue }
         let scriptPath = ScriptRenderer.scriptPath(s, context: context)
-        // The run table, before the job can exist (it reads it when it starts). Not
-        // forced to disk: on NFS the close sends it to the server, which is where the
-        // job reads it from.
-        if let table {
-          try table.withUnsafeBytes {
-            try Files.writeAtomically(
-              ScriptRenderer.tablePath(s, context: context), pieces: [$0], mode: config.fileMode,
-              durability: .ordered)
-          }
-        }
-        // The script as it went out (sbatch reads a long one from here, a short one
-        // from stdin); not forced to disk.
-        try Files.writeAtomically(
-          scriptPath, text: script, mode: 0o700 & config.fileMode | 0o100, durability: .ordered)
-        try Files.makeDirectory(ScriptRenderer.logFolder(s.runs[0], context: renderContext), mode: 0o755)
         if options.testOnly {
           let v = backend.validate(scriptPath: scriptPath)
           report.validations.append((s.tag, v.ok, v.message))
           continue
         }
         if stop {
+          settle()
           for i in at { revertToQueued(&state, i) }
           continue
         }
@@ -436,9 +462,10 @@ public final class Engine {
           outcome = backend.submit(s, script: script, scriptPath: scriptPath)
         }
         Trace.mark("submitted")
+        settle()
         switch outcome {
         case .submitted(let jobID, _):
-          report.submissions.append((s.tag, String(jobID), s.runs.count))
+          report.submissions.append((s.tag, String(jobID), s.count))
           let receipt = SubmissionReceipt(
             tag: s.tag, job: jobID, array: s.isArray, submitted: stamp,
             stdout: ScriptRenderer.outputPattern(s, context: renderContext, err: false),
@@ -460,11 +487,12 @@ public final class Engine {
           Trace.mark("runs updated")
         case .uncertain(let message):
           report.submitErrors.append(
-            (s.runs[0].id, "no answer from sbatch: \(message); the tag \(s.tag) is checked next tick", true))
+            (s.first.id, "no answer from sbatch: \(message); the tag \(s.tag) is checked next tick", true))
           stop = true
         case .failed(let e):
           let transient = e.kind == .transient
-          for (r, i) in zip(s.runs, at) {
+          for i in at {
+            let r = (id: state.runs[i].id, task: state.runs[i].task)
             if transient {
               revertToQueued(&state, i)
               state.runs[i].submitError = e.message
@@ -482,6 +510,7 @@ public final class Engine {
         }
       }
     }
+    settle()
     if options.dryRun || options.testOnly {
       report.calls = backend.callCounts
       return report
@@ -529,7 +558,10 @@ public final class Engine {
       if receiptOnly {
         try store.writeReceipt(Receipt(eventSeq: state.eventSeq, submissions: receipts))
       } else {
-        try store.save(&state, durability: .ordered)
+        // Synced if the state written while sbatch worked did not land: the intent
+        // goes only once a state listing its runs is on stable storage.
+        try store.save(&state, durability: intentPath == nil ? .ordered : .synced)
+        if let p = intentPath { Files.remove(p) }
       }
       Trace.mark("state saved")
     }
@@ -550,6 +582,26 @@ public final class Engine {
     report.warnings += backend.warnings
     Trace.mark("tick done")
     return report
+  }
+
+  /// Saves a submission's script, its run table and its log folder, before the job
+  /// can exist (the job reads the table when it starts). Not forced to disk: on NFS
+  /// the close sends them to the server, which is where the job reads them from.
+  static func saveScript(
+    _ s: Submission, script: String, table: [UInt8]?, context: RenderContext, fileMode: mode_t
+  ) throws {
+    if let table {
+      try table.withUnsafeBytes {
+        try Files.writeAtomically(
+          ScriptRenderer.tablePath(s, context: context), pieces: [$0], mode: fileMode, durability: .ordered)
+      }
+    }
+    // The script as it went out (sbatch reads a long one from here, a short one
+    // from stdin).
+    try Files.writeAtomically(
+      ScriptRenderer.scriptPath(s, context: context), text: script, mode: 0o700 & fileMode | 0o100,
+      durability: .ordered)
+    try Files.makeDirectory(ScriptRenderer.logFolder(s.first, context: context), mode: 0o755)
   }
 
   /// Starts the marker write-back for `state` with its runs saved `submitting`,

@@ -111,7 +111,8 @@ public final class LocalBackend: Backend {
       let out = ScriptRendererPaths.pattern(from: scriptPath, submission: s)
       let (outLog, errLog) = (LogPattern(out.out), LogPattern(out.err))
       let job = String(jobID)
-      for (index, run) in s.runs.enumerated() {
+      let run = s.first  // resources, folder: the same for every run of a submission
+      for (index, member) in s.members.enumerated() {
         let want = run.resources.gpus ?? 0
         var mine: [String] = []
         for g in all where !busy.contains(g) && mine.count < want { mine.append(g) }
@@ -143,7 +144,7 @@ public final class LocalBackend: Backend {
         // Exactly once: the record exists (pid 0) before the process does, so a tick
         // killed between the two still finds the run's launch next time.
         var rec = JobRecord(
-          version: 1, pid: 0, start: 0, gpus: mine, run: run.id, time: seconds, attempt: run.attempt)
+          version: 1, pid: 0, start: 0, gpus: mine, run: member.id, time: seconds, attempt: member.attempt)
         try Files.writeAtomically(dir + "/\(key).json", try JSONEncoder().encode(rec), mode: fileMode)
         let pid = try Spawn.detached(
           argv, environment: env, stdout: stdout, stderr: stderr, directory: run.workdir)

@@ -494,6 +494,49 @@ final class SlurmTickTests: TickSuite {
     }
   }
 
+  /// The whole state is written while sbatch works; what is on stable storage before
+  /// sbatch may read a script is the tick's intent file. A tick that dies after
+  /// sbatch answered, with `active.json` lost (here: removed, as a machine crash
+  /// could take the unsynced file), leaves the runs in the intent: the next tick
+  /// has them `submitting` under their tags, adopts the job sbatch made, and
+  /// submits the grid once.
+  func testRunsComeBackFromTheIntentWhenTheStateIsLost() throws {
+    try requireBackend()
+    let dir = project("## P\n- [ ] Grid\n  - run: `sleep {s}`\n  - grid: s = 1, 2, 3\n")
+    // After sbatch answered: wait for the state written meanwhile, then lose it.
+    let bin = wrapSbatch(
+      dir,
+      "sleep 0.5; rm -f '\(dir)/.sluice/active.json'; ls '\(dir)/.sluice/intents' > '\(dir)/intents.txt'; kill -9 $PPID"
+    )
+    write(dir + "/sluice.toml", "[slurm]\nbackend = \"slurm\"\nbin_dir = \"\(bin)\"\n")
+    XCTAssertEqual(sluice(["tick"], cwd: dir).code, 137)
+    XCTAssertFalse(Files.exists(dir + "/.sluice/active.json"))
+    XCTAssertEqual(
+      read(dir + "/intents.txt").split(separator: "\n").count, 1, "one intent, kept while sbatch ran")
+    let state = try Store(dir: dir + "/.sluice").loadActive()
+    XCTAssertEqual(state.runs.map(\.id), ["p1-grid.0", "p1-grid.1", "p1-grid.2"])
+    XCTAssertEqual(state.runs.map(\.state), [.submitting, .submitting, .submitting])
+    XCTAssertEqual(state.runs.map(\.arrayIndex), [0, 1, 2])
+    XCTAssertEqual(Set(state.runs.compactMap(\.submission)).count, 1)
+    XCTAssertEqual(state.sweeps.map(\.id), ["p1-grid"])
+    write(dir + "/sluice.toml", "[slurm]\nbackend = \"slurm\"\n")
+    tickUntil(dir) { markers(dir) == ["[x] Grid"] }
+    XCTAssertEqual(runsJSON(dir).map { $0["attempt"] as? Int }, [0, 0, 0])
+    XCTAssertTrue(sluice(["events"], cwd: dir).out.contains("adopted"))
+    XCTAssertEqual(Files.list(dir + "/.sluice/intents"), [], "folded into the state, then removed")
+    let all = try ProcessRunner().run(
+      CommandRequest(argv: ["squeue", "-h", "-t", "all", "-o", "%j"], timeout: 20)
+    ).stdoutText
+    let acct = try ProcessRunner().run(
+      CommandRequest(argv: ["sacct", "-n", "-X", "-P", "-S", "now-1hour", "-o", "JobName"], timeout: 20)
+    ).stdoutText
+    let tag = try XCTUnwrap(state.runs[0].submission)
+    let projectTags = Set(
+      Files.list(dir + "/.sluice/scripts").filter { $0.hasSuffix(".sh") }.map { String($0.dropLast(3)) })
+    XCTAssertEqual(projectTags, [tag], "one submission: sbatch was called once")
+    XCTAssertTrue((all + acct).contains("p1-grid.\(tag)"), all + acct)
+  }
+
   /// A tick that will probably submit starts sbatch before it knows the script; one
   /// that then submits nothing (here: max_submit_per_tick = 0) stops it before it
   /// has spoken to the controller: no job, no call counted, the run still queued.
