@@ -120,6 +120,30 @@ extension StringProtocol {
     return String(Substring(scalars[first...last]))
   }
 
+  /// Whether `needle`'s UTF-8 bytes appear in this text's: an exact search (no
+  /// Unicode equivalence), for ASCII markers, without Foundation's `contains`,
+  /// which bridged each line of a tasks file to search it.
+  public func containsBytes(_ needle: String) -> Bool {
+    let n = Array(needle.utf8)
+    guard let head = n.first else { return true }
+    func search(_ h: UnsafeBufferPointer<UInt8>) -> Bool {
+      guard h.count >= n.count else { return false }
+      var i = 0
+      let last = h.count - n.count
+      while i <= last {
+        if h[i] == head {
+          var k = 1
+          while k < n.count && h[i + k] == n[k] { k += 1 }
+          if k == n.count { return true }
+        }
+        i += 1
+      }
+      return false
+    }
+    if let found = utf8.withContiguousStorageIfAvailable(search) { return found }
+    return Array(utf8).withUnsafeBufferPointer(search)
+  }
+
   /// Every `target` replaced by `replacement`, left to right without overlaps
   /// (`replacingOccurrences(of:with:)`).
   public func replacingAll(_ target: String, with replacement: String) -> String {

@@ -68,7 +68,7 @@ public enum TasksParser {
 
     for raw in lines {
       let text = raw.text
-      if text.contains(TasksDocument.sentinel) { hasSentinel = true }
+      if text.containsBytes(TasksDocument.sentinel) { hasSentinel = true }
       let trimmed = text.trimmed(newlines: false)
       // Fenced code blocks are text.
       if let f = fence {
@@ -320,7 +320,7 @@ struct PendingTask {
         let cmd = Validate.stripBackticks(v)
         if cmd.trimmed(newlines: false).isEmpty {
           fail(e.line, e.column, "empty 'run'; write the command, e.g. '- run: `python train.py`'")
-        } else if cmd.contains("\n") || cmd.contains("\r") {
+        } else if cmd.containsBytes("\n") || cmd.containsBytes("\r") {
           fail(e.line, e.column, "'run' must be one line")
         } else {
           command = (cmd, e.line)

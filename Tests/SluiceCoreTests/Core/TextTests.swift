@@ -93,4 +93,18 @@ final class TextTests: XCTestCase {
       }
     }
   }
+
+  func testContainsBytesAgreesWithFoundationOnSamples() {
+    let hay = [
+      "", "a", "abc", "xxABORT_EARLY_DOCS_CHECK_FAILEDyy", "ABORT_EARLY", "é\n", "line\r\n", "aab", "ababac",
+    ]
+    let needles = ["a", "abc", "ABORT_EARLY_DOCS_CHECK_FAILED", "\n", "\r", "ab", "abac", "é", "zz"]
+    for h in hay {
+      for n in needles {
+        XCTAssertEqual(h.containsBytes(n), h.contains(n), "\(h.debugDescription) \(n.debugDescription)")
+        XCTAssertEqual(h[...].containsBytes(n), h.contains(n), "\(h.debugDescription) \(n.debugDescription)")
+      }
+    }
+    XCTAssertTrue("x".containsBytes(""))
+  }
 }
