@@ -18,20 +18,14 @@ public enum Allocator {
       _ = glibcMallopt(-1, 256 << 20)
       _ = glibcMallopt(-2, 8 << 20)
       // One arena for every thread (M_ARENA_MAX -8): a background thread's own arena
-      // is a fresh mmap whose every page faults in alone; the main one is in huge
-      // pages (below). Its lock is taken by a handful of threads, briefly.
+      // is a fresh mmap whose every page faults in alone. Its lock is taken by a
+      // handful of threads, briefly.
       _ = glibcMallopt(-8, 1)
-      // And the first 8 MB of heap in 2 MB pages: a tick over 1,000 runs touches a few
-      // MB, and in a VM each 4 KiB page's first-touch fault costs microseconds (a third
-      // of such a tick's CPU went to ~600 of them). Where the kernel has no
-      // transparent huge pages the advice is ignored.
-      if let block = malloc(8 << 20) {
-        let page = 4096
-        let lo = (Int(bitPattern: block) + page - 1) & ~(page - 1)
-        let hi = (Int(bitPattern: block) + (8 << 20)) & ~(page - 1)
-        _ = madvise(UnsafeMutableRawPointer(bitPattern: lo), hi - lo, 14)  // MADV_HUGEPAGE
-        free(block)  // stays in the heap: trimming is off
-      }
+    // No transparent huge pages (tried): in this VM a 2 MB page's first fault
+    // often lands on guest memory the host has not backed yet, a 5-8 ms stall;
+    // even with the advised range aligned (2 such faults instead of ~500 small
+    // ones), 1,000-run ticks were slower, 27 ms against 20 (medians of 8). Nor
+    // prefaulting the heap from a thread (MADV_POPULATE_WRITE): no faster.
     #endif
   }
 
