@@ -190,6 +190,10 @@ public final class Engine {
     if gpusFreeOverride == nil { backend.prefetch(queue: Files.exists(store.activePath)) }
     Trace.mark("prefetch started")
     var state = try store.loadActive()
+    // What the state held as loaded: an intent and a receipt stand for the tick's
+    // changes only when it changed nothing but the runs it submitted.
+    let loaded = (runs: state.runs.count, sweeps: state.sweeps.count)
+    var archivedNow = false
     Trace.mark("state loaded")
     defer { Allocator.keepUntilExit(state) }
     // sbatch's own start-up (its libraries and slurm.conf, ~4 ms) overlaps the sync,
@@ -238,27 +242,10 @@ public final class Engine {
     // The marker write-back started while sbatch works (see `speculate`).
     var speculative: (edits: [MarkerEdit], writing: Background<WriteBackReport>?)?
     defer { _ = try? speculative?.writing?.wait() }  // not left running past the lock
-    // The whole state, written while sbatch works (the intent file is what is on
-    // stable storage before it may read a script); removed once this lands.
-    var fullSave: Background<Void>?
+    // The intent file: the tick's submissions on stable storage before sbatch may
+    // read a script. With every submission accepted, it stays (beside the
+    // receipt) for the next save to fold into `active.json`.
     var intentPath: String?
-    defer { _ = try? fullSave?.wait() }  // not left running past the lock
-    /// Waits for the state written while sbatch worked, before the first change to
-    /// a run after it (it reads the runs as they were), and drops the intent it
-    /// makes stale. If it failed, the intent stays and the final save is synced.
-    func settle() {
-      guard let f = fullSave else { return }
-      fullSave = nil
-      do {
-        try f.wait()
-        if let p = intentPath { Files.remove(p) }
-        intentPath = nil
-      } catch {
-        report.warnings.append(
-          "could not write the state while sbatch worked (\(error)); \(intentPath ?? "the intent") keeps the submissions"
-        )
-      }
-    }
     if !options.syncOnly {
       var archived: [RunSummary]?  // read only if some reset task has archived failures
       // A task reset from [!] to [ ] by a person: its failed runs go again.
@@ -399,12 +386,14 @@ public final class Engine {
         }
         try store.prepare()
         if try store.archiveFinished(&state) {  // finished runs archived: positions moved
+          archivedNow = true
           index = state.indexByID()
           positions = submissions.map { s in s.members.map { index[$0.id]! } }
         }
         // On stable storage, small: the submissions, their runs told by what a grid
-        // changes. The whole state (~370 KB for 1,000 runs, and its fsync) is
-        // written on another thread while sbatch works.
+        // changes. Not the whole state (~370 KB for 1,000 runs): its encoding and
+        // fsync were most of what sbatch waited for, and written while sbatch worked
+        // it still took CPU from sbatch and the controller on a login node's cores.
         intentPath = try store.writeIntent(
           state,
           zip(submissions, positions).map {
@@ -412,9 +401,6 @@ public final class Engine {
           })
         recorded = submissions.count
         Trace.mark("recorded submitting")
-        let snapshot = Taken(state)
-        let store = self.store
-        fullSave = Background { try store.writeActive(snapshot.take(), durability: .synced, parts: 2) }
       }
       let rendered = try rendering.wait()
       Trace.mark("rendered")
@@ -424,7 +410,6 @@ public final class Engine {
         do {
           (script, table) = try made.get()
         } catch {
-          settle()
           for i in at {
             let r = (id: state.runs[i].id, task: state.runs[i].task)
             state.runs[i].state = .failed
@@ -448,7 +433,6 @@ public final class Engine {
           continue
         }
         if stop {
-          settle()
           for i in at { revertToQueued(&state, i) }
           continue
         }
@@ -462,7 +446,6 @@ public final class Engine {
           outcome = backend.submit(s, script: script, scriptPath: scriptPath)
         }
         Trace.mark("submitted")
-        settle()
         switch outcome {
         case .submitted(let jobID, _):
           report.submissions.append((s.tag, String(jobID), s.count))
@@ -510,7 +493,6 @@ public final class Engine {
         }
       }
     }
-    settle()
     if options.dryRun || options.testOnly {
       report.calls = backend.callCounts
       return report
@@ -536,7 +518,23 @@ public final class Engine {
     defer { _ = try? markers?.wait() }  // never leave it running past the lock, even on an error
     report.inFlight = state.inFlightCount
     report.queued = state.count(in: .queued)
-    let receiptOnly = recorded > 0 && receipts.count == recorded
+    // Every submission accepted, and nothing else changed since the load: no run
+    // synced, retried, reset or archived, every run and sweep made by the expansion
+    // in a submission. Then the intent (the runs) and a receipt (sbatch's answers)
+    // are the tick's whole record, and the next save folds them into `active.json`.
+    var receiptOnly =
+      recorded > 0 && receipts.count == recorded && !archivedNow && store.recoveredIntents == 0
+      && report.transitions == 0 && report.finished.isEmpty && report.adopted.isEmpty
+      && report.requeued.isEmpty && report.retried.isEmpty
+    if receiptOnly {
+      let submitted = accepted.flatMap(\.positions)
+      let new = submitted.filter { $0 >= loaded.runs }.count
+      var sweeps = Set<String>()
+      for i in submitted where i >= loaded.runs { if let id = state.runs[i].sweep { sweeps.insert(id) } }
+      receiptOnly =
+        new == state.runs.count - loaded.runs
+        && state.sweeps[loaded.sweeps...].allSatisfy { sweeps.contains($0.id) }
+    }
     if !receiptOnly {
       for a in accepted {
         for i in a.positions { state.runs[i].setLogPaths(job: a.job, out: a.out, err: a.err) }
@@ -547,7 +545,9 @@ public final class Engine {
     // and appends to the log.
     var eventsWriting: Background<Void>?
     defer { _ = try? eventsWriting?.wait() }  // not left running past the lock, even on an error
-    if report.changed || markers != nil {
+    // A load that brought runs back from intents is folded into `active.json`
+    // (the intents go once it is on stable storage).
+    if report.changed || markers != nil || store.recoveredIntents > 0 {
       // Whole-file writes, not forced to disk: a machine crash soon after may bring
       // back the previous versions, which the next tick rebuilds from Slurm (runs
       // `submitting` are adopted by tag). Archive segments are synced regardless.
@@ -558,8 +558,8 @@ public final class Engine {
       if receiptOnly {
         try store.writeReceipt(Receipt(eventSeq: state.eventSeq, submissions: receipts))
       } else {
-        // Synced if the state written while sbatch worked did not land: the intent
-        // goes only once a state listing its runs is on stable storage.
+        // Synced when this tick wrote an intent: it goes only once a state listing
+        // its runs is on stable storage.
         try store.save(&state, durability: intentPath == nil ? .ordered : .synced)
         if let p = intentPath { Files.remove(p) }
       }

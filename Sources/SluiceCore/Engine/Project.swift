@@ -38,34 +38,61 @@ public enum Expander {
       if state.sweeps.contains(where: { $0.id == sweep.id }) { sweep.id = task.id + "-task" }
       state.sweeps.append(sweep)
       created.append(sweep.id)
-      let configs = spec.grid.isEmpty ? [[]] : Grid.configurations(spec.grid)
+      let grid = spec.grid
       let resources = spec.resources.merged(over: config.defaults)
       let base = Shell.sanitizeName(spec.name ?? task.id, max: 40)
       let tokens = Grid.tokens(spec.command)
       let template = spec.template ?? config.defaultTemplate
-      state.runs.reserveCapacity(state.runs.count + configs.count)
+      // The Cartesian product walked by index (first parameter slowest), as
+      // `Grid.configurations` lists it, without an array made for each
+      // configuration; each value is quoted once, not once a run.
+      let total = grid.reduce(1) { $0 * $1.values.count }
+      let quoted = grid.map { $0.values.map(Shell.quote) }
+      // Each placeholder's parameter: the last of that name, as `Grid.command` has it.
+      let slots: [Int?] = tokens.map { t in
+        if case .placeholder(let n) = t { return grid.lastIndex { $0.name == n } }
+        return nil
+      }
+      state.runs.reserveCapacity(state.runs.count + total)
       let idPrefix = sweep.id + "."
-      for (i, values) in configs.enumerated() {
-        let command = Grid.command(tokens, for: values)
+      var digits = [Int](repeating: 0, count: grid.count)
+      for i in 0..<total {
+        var rest = i
+        for p in grid.indices.reversed() {
+          digits[p] = rest % grid[p].values.count
+          rest /= grid[p].values.count
+        }
+        var command = ""
+        for (t, slot) in zip(tokens, slots) {
+          switch t {
+          case .text(let text): command += text
+          case .placeholder(let n):
+            if let slot { command += quoted[slot][digits[slot]] } else { command += "{" + n + "}" }
+          }
+        }
         // Appends, not interpolation and joined(): this runs once a run, thousands
         // of times for a big grid.
         var name = base
-        if !values.isEmpty {
+        var params: [[String]] = []
+        if !grid.isEmpty {
+          params.reserveCapacity(grid.count)
           name += "["
-          for (k, (p, v)) in values.enumerated() {
-            if k > 0 { name += "," }
-            name += p
+          for p in grid.indices {
+            let v = grid[p].values[digits[p]]
+            if p > 0 { name += "," }
+            name += grid[p].name
             name += "="
             name += v
+            params.append([grid[p].name, v])
           }
           name += "]"
         }
-        let id = configs.count == 1 ? sweep.id : idPrefix + String(i)
+        let id = total == 1 ? sweep.id : idPrefix + String(i)
         // Made in place (a Run built aside and appended was copied field by field).
         state.runs.append(
           Run(
             id: id, name: name, sweep: sweep.id, task: task.id, command: command,
-            params: values.map { [$0.0, $0.1] }, resources: resources,
+            params: params, resources: resources,
             template: template, env: spec.env, setup: spec.setup,
             workdir: spec.workdir, maxRetries: spec.retries, array: spec.array, state: .queued, created: stamp
           ))

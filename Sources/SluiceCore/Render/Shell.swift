@@ -3,10 +3,23 @@ import Foundation
 public enum Shell {
   static let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.,:/=+-@%".utf8)
 
+  /// `safe` as two 64-bit masks over ASCII: a Set lookup hashed every byte of
+  /// every value of a grid. (A test holds the two to the same bytes.)
+  static let safeMasks: (UInt64, UInt64) = {
+    var m: (UInt64, UInt64) = (0, 0)
+    for b in safe { if b < 64 { m.0 |= 1 << UInt64(b) } else { m.1 |= 1 << UInt64(b - 64) } }
+    return m
+  }()
+
+  @inline(__always) static func isSafe(_ b: UInt8, _ m: (UInt64, UInt64)) -> Bool {
+    b < 64 ? m.0 & (1 << UInt64(b)) != 0 : b < 128 && m.1 & (1 << UInt64(b - 64)) != 0
+  }
+
   /// Single-quotes `s` for a POSIX shell unless it is made only of safe characters.
   public static func quote(_ s: String) -> String {
     // Byte test: every safe character is ASCII, so a multi-byte one is never safe.
-    if !s.isEmpty && s.utf8.allSatisfy({ safe.contains($0) }) { return s }
+    let m = safeMasks
+    if !s.isEmpty && s.utf8.allSatisfy({ isSafe($0, m) }) { return s }
     return alwaysQuote(s)
   }
 

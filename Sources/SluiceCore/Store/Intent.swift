@@ -28,6 +28,7 @@ struct IntentSubmissionV1: Codable {
 /// A run after the first: the four fields a grid changes, or (`run`) the whole
 /// run when it differs in more.
 struct IntentRunV1: Codable {
+  init() {}
   var id: String?
   var name: String?
   var command: String?
@@ -113,6 +114,66 @@ extension StateCodec {
     "pid", "pidStart", "source",
   ]
 
+  /// An intent file read by hand (the common case: every tick after one that
+  /// submitted reads one); nil if it is not exactly what `encodeIntent` writes,
+  /// and Codable then says what is wrong with it.
+  static func decodeIntent(_ data: Data) -> IntentFileV1? {
+    try? data.withUnsafeBytes { raw -> IntentFileV1? in
+      var p = Parser(bytes: raw.bindMemory(to: UInt8.self))
+      var version: Int?
+      var submissions: [IntentSubmissionV1]?
+      var sweeps: [Sweep]?
+      try p.object(depth: 0) { p, key in
+        switch key {
+        case "version": version = try p.int()
+        case "sweeps": sweeps = try p.array(depth: 1) { p in try sweep(&p, depth: 2) }
+        case "submissions": submissions = try p.array(depth: 1) { p in try intentSubmission(&p, depth: 2) }
+        default: try p.skipValue(depth: 1)
+        }
+      }
+      p.skip()
+      guard p.i == p.bytes.count, version == Store.formatVersion, let submissions, let sweeps else {
+        return nil
+      }
+      return IntentFileV1(version: Store.formatVersion, sweeps: sweeps, submissions: submissions)
+    } ?? nil
+  }
+
+  static func intentSubmission(_ p: inout Parser, depth: Int) throws -> IntentSubmissionV1 {
+    var tag: String?
+    var array: Bool?
+    var first: Run?
+    var rest: [IntentRunV1]?
+    try p.object(depth: depth) { p, key in
+      switch key {
+      case "tag": tag = try p.string()
+      case "array": array = try p.bool()
+      case "first": first = try run(&p, depth: depth + 1)
+      case "rest":
+        rest = try p.array(depth: depth + 1, reserve: p.bytes.count / 64) { p in
+          var r = IntentRunV1()
+          try p.object(depth: depth + 2) { p, key in
+            switch key {
+            case "id": r.id = try p.string()
+            case "name": r.name = try p.string()
+            case "command": r.command = try p.string()
+            case "params": r.params = try p.array(depth: depth + 3) { p in try p.strings(depth: depth + 4) }
+            case "run": r.run = try run(&p, depth: depth + 3)
+            default: try p.skipValue(depth: depth + 3)
+            }
+          }
+          guard r.run != nil || (r.id != nil && r.name != nil && r.command != nil && r.params != nil) else {
+            throw p.fail("a run of the intent lacks its fields")
+          }
+          return r
+        }
+      default: try p.skipValue(depth: depth + 1)
+      }
+    }
+    guard let tag, let array, let first, let rest else { throw p.fail("a submission lacks its fields") }
+    return IntentSubmissionV1(tag: tag, array: array, first: first, rest: rest)
+  }
+
   /// The runs an intent file records, submission by submission, as they were
   /// when it was written.
   static func runs(of file: IntentFileV1) -> [(tag: String, runs: [Run])] {
@@ -149,8 +210,9 @@ extension Store {
   func writeIntent(_ state: ActiveState, _ submissions: [IntentSubmission]) throws -> String {
     try Files.makeDirectory(intentsDir, mode: dirMode)
     let path = intentPath(submissions[0].tag)
-    try Files.writeAtomically(
-      path, buffers: [StateCodec.encodeIntent(state, submissions)], mode: fileMode, durability: .synced)
+    let bytes = StateCodec.encodeIntent(state, submissions)
+    Trace.mark("intent encoded")
+    try Files.writeAtomically(path, buffers: [bytes], mode: fileMode, durability: .synced)
     return path
   }
 
@@ -165,11 +227,16 @@ extension Store {
     for i in state.runs.indices { if let t = state.runs[i].submission { known.insert(t) } }
     var recovered: [String] = []
     var stale: [String] = []
+    var files: [(path: String, file: IntentFileV1)] = []
     for name in names {
       let path = intentsDir + "/" + name
       let data = try Files.read(path)
       let fix =
         "remove it only if its jobs are known to be gone (it records submissions sbatch may have accepted)"
+      if let fast = StateCodec.decodeIntent(data) {
+        files.append((path, fast))
+        continue
+      }
       let probe: VersionProbe
       do { probe = try JSONDecoder().decode(VersionProbe.self, from: data) } catch {
         throw StoreError.corrupt(path: path, message: "not a sluice intent; \(fix)")
@@ -177,10 +244,11 @@ extension Store {
       guard probe.version == Self.formatVersion else {
         throw StoreError.unknownVersion(path: path, version: probe.version)
       }
-      let file: IntentFileV1
-      do { file = try JSONDecoder().decode(IntentFileV1.self, from: data) } catch {
+      do { files.append((path, try JSONDecoder().decode(IntentFileV1.self, from: data))) } catch {
         throw StoreError.corrupt(path: path, message: "\(error); \(fix)")
       }
+    }
+    for (path, file) in files {
       let submissions = StateCodec.runs(of: file)
       if submissions.contains(where: { known.contains($0.tag) }) {
         stale.append(path)

@@ -155,8 +155,10 @@ public final class Store: @unchecked Sendable {
   private var appliedReceipts: [String] = []
   /// Intent files the last `loadActive` brought runs back from, and those it
   /// found stale (the state lists their tags): see `save`.
-  private var recoveredIntents: [String] = []
+  private var recovered: [String] = []
   private var staleIntents: [String] = []
+  /// Intents the last `loadActive` brought runs back from, not yet folded.
+  public var recoveredIntents: Int { recovered.count }
 
   public func prepare() throws {
     for d in [dir, archiveDir, scriptsDir, exitsDir, eventsDir] {
@@ -174,7 +176,7 @@ public final class Store: @unchecked Sendable {
   /// list yet, then the receipts written since it was saved.
   public func loadActive() throws -> ActiveState {
     var s = try loadActiveFile()
-    (recoveredIntents, staleIntents) = try applyIntents(&s)
+    (recovered, staleIntents) = try applyIntents(&s)
     try applyReceipts(&s)
     return s
   }
@@ -249,9 +251,9 @@ public final class Store: @unchecked Sendable {
     staleIntents = []
     try Files.writeAtomically(
       activePath, buffers: StateCodec.encodeActive(state, parts: parts), mode: fileMode,
-      durability: recoveredIntents.isEmpty ? durability : .synced)
-    for path in recoveredIntents { Files.remove(path) }
-    recoveredIntents = []
+      durability: recovered.isEmpty ? durability : .synced)
+    for path in recovered { Files.remove(path) }
+    recovered = []
     for name in appliedReceipts { Files.remove(receiptsDir + "/" + name) }
     appliedReceipts = []
   }

@@ -64,15 +64,3 @@ public final class Handoff<T>: @unchecked Sendable {
     return value!
   }
 }
-
-/// A value handed to another thread that keeps no reference to it once taken:
-/// a copy of an array held a moment too long would make the next change to it
-/// copy every element.
-public final class Taken<T>: @unchecked Sendable {
-  private var value: T?
-  public init(_ value: T) { self.value = value }
-  public func take() -> T {
-    defer { value = nil }
-    return value!
-  }
-}

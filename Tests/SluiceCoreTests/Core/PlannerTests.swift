@@ -141,4 +141,26 @@ final class PlannerTests: XCTestCase {
     XCTAssertEqual(st.runs[0].resources.time, "1:00:00", "config defaults fill unset resources")
     XCTAssertEqual(st.runs[0].resources.gpus, 2)
   }
+
+  /// The expansion walks the product by index; it makes what `Grid.configurations`
+  /// and `Grid.command` make, run for run, in their order (first parameter slowest).
+  func testExpandMatchesTheConfigurationsInOrder() throws {
+    let doc = try TasksParser.parse(
+      Data(
+        "- [ ] S\n  - run: `x {a} {b} {c} {a}`\n  - grid: a = 1, 2 o; b = p, it's, r; c = -1, 0\n".utf8),
+      path: "t.md")
+    var st = ActiveState()
+    Expander.expand(document: doc, state: &st, config: Config(), now: Date())
+    let grid = try XCTUnwrap(doc.tasks.first?.spec?.grid)
+    let configs = Grid.configurations(grid)
+    XCTAssertEqual(st.runs.count, 12)
+    XCTAssertEqual(st.runs.map(\.command), configs.map { Grid.command("x {a} {b} {c} {a}", for: $0) })
+    XCTAssertEqual(st.runs.map(\.params), configs.map { $0.map { [$0.0, $0.1] } })
+    XCTAssertEqual(
+      st.runs.map(\.name),
+      configs.map { "p0-s[" + $0.map { "\($0.0)=\($0.1)" }.joined(separator: ",") + "]" })
+    XCTAssertEqual(st.runs.map(\.id), (0..<12).map { "p0-s.\($0)" })
+    XCTAssertEqual(st.runs[2].command, #"x 1 'it'\''s' -1 1"#)
+    XCTAssertEqual(st.runs[11].command, "x '2 o' r 0 '2 o'")
+  }
 }

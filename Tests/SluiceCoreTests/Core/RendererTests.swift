@@ -162,6 +162,8 @@ final class RendererTests: XCTestCase {
     XCTAssertEqual(Shell.quote("a b"), "'a b'")
     XCTAssertEqual(Shell.quote("it's"), "'it'\\''s'")
     XCTAssertEqual(Shell.quote(""), "''")
+    let m = Shell.safeMasks
+    for b in UInt8.min...UInt8.max { XCTAssertEqual(Shell.isSafe(b, m), Shell.safe.contains(b), "\(b)") }
     XCTAssertEqual(Shell.sanitizeName("../../etc/passwd"), "_.._etc_passwd")
   }
 

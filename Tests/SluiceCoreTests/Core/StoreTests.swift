@@ -129,6 +129,15 @@ final class StoreTests: XCTestCase {
     let text = try Files.readText(path)
     XCTAssertEqual(
       text.components(separatedBy: "\"resources\"").count - 1, 3, "first runs and the odd one in full")
+    // Read by hand as Codable reads it.
+    let data = try Files.read(path)
+    let fast = try XCTUnwrap(StateCodec.decodeIntent(data))
+    let slow = try JSONDecoder().decode(IntentFileV1.self, from: data)
+    XCTAssertEqual(fast.sweeps, slow.sweeps)
+    XCTAssertEqual(StateCodec.runs(of: fast).map(\.runs), StateCodec.runs(of: slow).map(\.runs))
+    XCTAssertEqual(StateCodec.runs(of: fast).map(\.tag), ["slG", "slR"])
+    XCTAssertNil(
+      StateCodec.decodeIntent(Data(text.replacingOccurrences(of: "\"tag\"", with: "\"tog\"").utf8)))
     // A later command, as if the tick had died here.
     let later = Store(dir: dir + "/.sluice")
     var loaded = try later.loadActive()

@@ -306,8 +306,34 @@ final class Sampler: @unchecked Sendable {
   var count: Int { lock.withLock { samples } }
 }
 
+extension TickSuite {
+  /// A tick that changed nothing but the runs it submitted leaves its record as
+  /// the intent (the runs, synced before sbatch read a script) and a receipt
+  /// (sbatch's answers); every command reads the runs through them, and the next
+  /// tick that saves folds them into `active.json`.
+  func checkSubmitOnlyTickLeavesIntentAndReceiptForTheNextSave() throws {
+    try requireBackend()
+    let dir = project("## P\n- [ ] Grid\n  - run: `sleep {i}`\n  - grid: i = 1, 2\n")
+    XCTAssertEqual(sluice(["tick"], cwd: dir).code, 0)
+    XCTAssertEqual(Files.list(dir + "/.sluice/intents").count, 1)
+    XCTAssertEqual(Files.list(dir + "/.sluice/receipts").count, 1)
+    XCTAssertFalse(Files.exists(dir + "/.sluice/active.json"), "a first tick: nothing else to save")
+    let runs = runsJSON(dir)
+    XCTAssertEqual(runs.map { $0["id"] as? String }, ["p1-grid.0", "p1-grid.1"])
+    XCTAssertTrue(runs.allSatisfy { ($0["job_id"] as? String)?.isEmpty == false }, "\(runs)")
+    XCTAssertTrue(tickUntil(dir) { markers(dir) == ["[x] Grid"] })
+    XCTAssertEqual(Files.list(dir + "/.sluice/intents"), [], "folded, then removed")
+    XCTAssertEqual(Files.list(dir + "/.sluice/receipts"), [])
+    XCTAssertTrue(Files.exists(dir + "/.sluice/active.json"))
+    XCTAssertEqual(runsJSON(dir).map { $0["attempt"] as? Int }, [0, 0])
+  }
+}
+
 final class LocalTickTests: TickSuite {
   override var backend: String { "local" }
+  func testSubmitOnlyTickLeavesIntentAndReceipt() throws {
+    try checkSubmitOnlyTickLeavesIntentAndReceiptForTheNextSave()
+  }
 
   /// The local twin of "killed right after sbatch": a fake timeout(1) kills the tick
   /// as the run's process starts, if the tick is still there (on this machine it has
@@ -382,6 +408,9 @@ final class LocalTickTests: TickSuite {
 
 final class SlurmTickTests: TickSuite {
   override var backend: String { "slurm" }
+  func testSubmitOnlyTickLeavesIntentAndReceipt() throws {
+    try checkSubmitOnlyTickLeavesIntentAndReceiptForTheNextSave()
+  }
   func testRunsToTheGateWithinCapacity() throws { try checkRunsToTheGateWithinCapacity() }
   func testFailingCommand() throws { try checkFailingCommandEndsFailedWithExitCode() }
   func testCancel() throws { try checkCancelledByCancel() }
