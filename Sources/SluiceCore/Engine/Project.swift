@@ -108,13 +108,24 @@ public enum Expander {
     var edits: [MarkerEdit] = []
     for task in document.tasks where task.spec != nil {
       guard let sweep = state.sweeps.first(where: { $0.task == task.id }) else { continue }
+      // Counted in runs of one state (a sweep's runs mostly share theirs): a lookup
+      // by name for each run hashed a string per run.
       var counts = sweep.archived
       var anySubmitted = false
+      var current: RunState?
+      var length = 0
       for i in state.runs.indices where state.runs[i].sweep == sweep.id {
         let s = state.runs[i].state
-        counts[s.rawValue, default: 0] += 1
+        if s == current {
+          length += 1
+        } else {
+          if let c = current { counts[c.rawValue, default: 0] += length }
+          current = s
+          length = 1
+        }
         if s != .queued && s != .held { anySubmitted = true }
       }
+      if let c = current { counts[c.rawValue, default: 0] += length }
       let total = counts.values.reduce(0, +)
       guard total > 0 else { continue }
       let completed = counts[RunState.completed.rawValue] ?? 0
