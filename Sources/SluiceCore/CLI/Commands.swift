@@ -695,7 +695,7 @@ enum Commands {
       let j: JSONValue = [
         "backend": .string(report.backend),
         "plan": report.plan.map(planJSON) ?? .null,
-        "submitted": .array(report.submitted.map { ["job_id": .string($0.jobID), "run": .string($0.run)] }),
+        "submitted": .pairs("job_id", "run", report.submitted.map { ($0.jobID, $0.run) }),
         "finished": .array(
           report.finished.map { f in
             ["exit_code": JSONValue(f.exitCode), "run": .string(f.run), "state": .string(f.state.rawValue)]

@@ -106,6 +106,9 @@ public indirect enum JSONValue: Sendable, ExpressibleByStringLiteral, Expressibl
   case strings([String])
   case array([JSONValue])
   case object([(String, JSONValue)])
+  /// Objects of two string fields, keys in sorted order, as `.array` of `.object`s
+  /// writes them: a tick's 1,000 submitted runs, without 3,000 boxed values.
+  case pairs(String, String, [(String, String)])
 
   public init(_ s: String?) { self = s.map { .string($0) } ?? .null }
   public init(_ i: Int?) { self = i.map { .int($0) } ?? .null }
@@ -286,6 +289,21 @@ struct JSONWriter {
     case .strings(let a): array(a.count, indent: indent) { w, i, _ in w.string(a[i]) }
     case .array(let a): array(a.count, indent: indent) { w, i, ind in w.write(a[i], indent: ind) }
     case .object(let pairs): object(pairs, indent: indent) { w, v, ind in w.write(v, indent: ind) }
+    case .pairs(let k1, let k2, let rows):
+      array(rows.count, indent: indent) { w, i, ind in
+        w.raw("{")
+        w.newline(ind + 2)
+        w.string(k1)
+        w.raw(" : ")
+        w.string(rows[i].0)
+        w.raw(",")
+        w.newline(ind + 2)
+        w.string(k2)
+        w.raw(" : ")
+        w.string(rows[i].1)
+        w.newline(ind)
+        w.raw("}")
+      }
     }
   }
 

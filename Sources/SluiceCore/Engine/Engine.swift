@@ -530,7 +530,11 @@ public final class Engine {
       let submitted = accepted.flatMap(\.positions)
       let new = submitted.filter { $0 >= loaded.runs }.count
       var sweeps = Set<String>()
-      for i in submitted where i >= loaded.runs { if let id = state.runs[i].sweep { sweeps.insert(id) } }
+      var last: String?
+      for i in submitted where i >= loaded.runs && state.runs[i].sweep != last {
+        last = state.runs[i].sweep
+        if let id = last { sweeps.insert(id) }
+      }
       receiptOnly =
         new == state.runs.count - loaded.runs
         && state.sweeps[loaded.sweeps...].allSatisfy { sweeps.contains($0.id) }

@@ -41,6 +41,9 @@ extension StateCodec {
   /// belong to (a sweep made this tick is not on disk yet either).
   static func encodeIntent(_ state: ActiveState, _ submissions: [IntentSubmission]) -> ByteBuffer {
     var o = W()
+    // Room for it all at once (a grid sibling takes ~90 bytes): regrowing copies,
+    // and faults new pages in.
+    o.w.out.reserve(submissions.reduce(4096) { $0 + 128 * $1.positions.count })
     o.open()
     var sweepIDs = Set<String>()
     for s in submissions {

@@ -466,6 +466,15 @@ final class StoreTests: XCTestCase {
     }
   }
 
+  func testPairsWriteWhatObjectsOfTwoStringsWrite() {
+    let rows = [("12_0", "g.0"), ("12_1", "a \"quoted\"\nrun"), ("", "")]
+    for rows in [rows, []] {
+      let objects: JSONValue = .array(rows.map { ["job_id": .string($0.0), "run": .string($0.1)] })
+      let pairs: JSONValue = .pairs("job_id", "run", rows)
+      XCTAssertEqual(JSON.string(["a": 1, "submitted": pairs]), JSON.string(["a": 1, "submitted": objects]))
+    }
+  }
+
   func testJSONWriterNumbersAndStrings() {
     let ints = [0, 7, 10, -1, -42, 1_000_000, Int.max, Int.min]
     let typed: JSONValue = [
