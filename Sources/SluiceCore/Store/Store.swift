@@ -260,12 +260,11 @@ public final class Store: @unchecked Sendable {
 
   // MARK: receipts
 
-  /// Records what sbatch answered for submissions whose runs were saved
-  /// `submitting` earlier in the same tick: a few hundred bytes instead of the
-  /// whole state a second time (for a 1,000-run grid, ~550 KB encoded and written
-  /// again, most of what a tick did after sbatch answered). Not forced to disk: if
-  /// it is lost, the runs are still `submitting` with their tag, and the next tick
-  /// finds their jobs by it.
+  /// Records what sbatch answered for submissions whose runs the same tick
+  /// recorded `submitting` in its intent: a few hundred bytes instead of the whole
+  /// state (for a 1,000-run grid, ~370 KB encoded and written, most of what a tick
+  /// did after sbatch answered). Not forced to disk: if it is lost, the runs are
+  /// still `submitting` with their tag, and the next tick finds their jobs by it.
   func writeReceipt(_ receipt: Receipt) throws {
     guard !receipt.submissions.isEmpty else { return }
     try Files.makeDirectory(receiptsDir, mode: dirMode)
