@@ -246,6 +246,9 @@ public final class Engine {
     // read a script. With every submission accepted, it stays (beside the
     // receipt) for the next save to fold into `active.json`.
     var intentPath: String?
+    // How the sweeps made this tick were filled: the intent records such runs by
+    // their grid.
+    var fills: [String: GridFill] = [:]
     if !options.syncOnly {
       var archived: [RunSummary]?  // read only if some reset task has archived failures
       // A task reset from [!] to [ ] by a person: its failed runs go again.
@@ -283,7 +286,7 @@ public final class Engine {
       }
       Trace.mark("retries and resets")
       // Expand.
-      report.expanded = Expander.expand(document: doc, state: &state, config: config, now: now)
+      report.expanded = Expander.expand(document: doc, state: &state, config: config, now: now, fills: &fills)
       for s in report.expanded {
         let n = state.runs.count { $0.sweep == s }
         events.append(Event(time: stamp, kind: "sweep_created", task: s, message: "\(n) runs"))
@@ -398,7 +401,7 @@ public final class Engine {
           state,
           zip(submissions, positions).map {
             IntentSubmission(tag: $0.tag, isArray: $0.isArray, positions: $1)
-          })
+          }, fills: archivedNow ? [:] : fills)
         recorded = submissions.count
         Trace.mark("recorded submitting")
       }

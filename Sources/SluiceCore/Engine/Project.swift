@@ -30,6 +30,16 @@ public enum Expander {
   public static func expand(
     document: TasksDocument, state: inout ActiveState, config: Config, now: Date
   ) -> [String] {
+    var fills: [String: GridFill] = [:]
+    return expand(document: document, state: &state, config: config, now: now, fills: &fills)
+  }
+
+  /// `expand`, telling for each sweep it made how its runs were filled and where
+  /// in `state.runs` they start (an intent can then record them by their grid).
+  static func expand(
+    document: TasksDocument, state: inout ActiveState, config: Config, now: Date,
+    fills: inout [String: GridFill]
+  ) -> [String] {
     var created: [String] = []
     for task in unexpanded(document, state) {
       guard let spec = task.spec else { continue }
@@ -38,66 +48,26 @@ public enum Expander {
       if state.sweeps.contains(where: { $0.id == sweep.id }) { sweep.id = task.id + "-task" }
       state.sweeps.append(sweep)
       created.append(sweep.id)
-      let grid = spec.grid
       let resources = spec.resources.merged(over: config.defaults)
-      let base = Shell.sanitizeName(spec.name ?? task.id, max: 40)
-      let tokens = Grid.tokens(spec.command)
       let template = spec.template ?? config.defaultTemplate
-      // The Cartesian product walked by index (first parameter slowest), as
-      // `Grid.configurations` lists it, without an array made for each
-      // configuration; each value is quoted once, not once a run.
-      let total = grid.reduce(1) { $0 * $1.values.count }
-      let quoted = grid.map { $0.values.map(Shell.quote) }
-      // Each placeholder's parameter: the last of that name, as `Grid.command` has it.
-      let slots: [Int?] = tokens.map { t in
-        if case .placeholder(let n) = t { return grid.lastIndex { $0.name == n } }
-        return nil
-      }
-      state.runs.reserveCapacity(state.runs.count + total)
-      let idPrefix = sweep.id + "."
-      var digits = [Int](repeating: 0, count: grid.count)
-      for i in 0..<total {
-        var rest = i
-        for p in grid.indices.reversed() {
-          digits[p] = rest % grid[p].values.count
-          rest /= grid[p].values.count
-        }
-        var command = ""
-        for (t, slot) in zip(tokens, slots) {
-          switch t {
-          case .text(let text): command += text
-          case .placeholder(let n):
-            if let slot { command += quoted[slot][digits[slot]] } else { command += "{" + n + "}" }
-          }
-        }
-        // Appends, not interpolation and joined(): this runs once a run, thousands
-        // of times for a big grid.
-        var name = base
-        var params: [[String]] = []
-        if !grid.isEmpty {
-          params.reserveCapacity(grid.count)
-          name += "["
-          for p in grid.indices {
-            let v = grid[p].values[digits[p]]
-            if p > 0 { name += "," }
-            name += grid[p].name
-            name += "="
-            name += v
-            params.append([grid[p].name, v])
-          }
-          name += "]"
-        }
-        let id = total == 1 ? sweep.id : idPrefix + String(i)
+      var fill = GridFill(
+        grid: spec.grid, command: spec.command, base: Shell.sanitizeName(spec.name ?? task.id, max: 40),
+        sweep: sweep.id)
+      fill.start = state.runs.count
+      state.runs.reserveCapacity(state.runs.count + fill.total)
+      for i in 0..<fill.total {
+        let f = fill.fields(i)
         // Made in place (a Run built aside and appended was copied field by field).
         state.runs.append(
           Run(
-            id: id, name: name, sweep: sweep.id, task: task.id, command: command,
-            params: params, resources: resources,
+            id: f.id, name: f.name, sweep: sweep.id, task: task.id, command: f.command,
+            params: f.params, resources: resources,
             template: template, env: spec.env, setup: spec.setup,
             workdir: spec.workdir, maxRetries: spec.retries, array: spec.array, state: .queued, created: stamp
           ))
         state.runs[state.runs.count - 1].source = "tasks"
       }
+      fills[sweep.id] = fill
     }
     return created
   }
@@ -147,5 +117,75 @@ public enum Expander {
       }
     }
     return edits
+  }
+}
+
+/// How the runs of a sweep are filled from its grid: run `i` is configuration `i`
+/// of the Cartesian product (first parameter slowest, as `Grid.configurations`
+/// lists them), its command the template with each value shell-quoted (once per
+/// value, not once a run), its name `base[p=v,...]`, its id `sweep.i` (the sweep's
+/// own id when the grid has one configuration).
+struct GridFill: Sendable {
+  let grid: [GridParameter]
+  let command: String
+  let base: String
+  let sweep: String
+  let total: Int
+  private let quoted: [[String]]
+  private let tokens: [Grid.Token]
+  /// Each placeholder's parameter: the last of that name, as `Grid.command` has it.
+  private let slots: [Int?]
+  private let idPrefix: String
+  /// Where the sweep's runs start in `state.runs` when it was expanded.
+  var start = 0
+
+  init(grid: [GridParameter], command: String, base: String, sweep: String) {
+    self.grid = grid
+    self.command = command
+    self.base = base
+    self.sweep = sweep
+    total = grid.reduce(1) { $0 * $1.values.count }
+    quoted = grid.map { $0.values.map(Shell.quote) }
+    tokens = Grid.tokens(command)
+    slots = tokens.map { t in
+      if case .placeholder(let n) = t { return grid.lastIndex { $0.name == n } }
+      return nil
+    }
+    idPrefix = sweep + "."
+  }
+
+  /// Run `i`'s id, name, command and parameters. Appends, not interpolation and
+  /// joined(): this runs once a run, thousands of times for a big grid.
+  func fields(_ i: Int) -> (id: String, name: String, command: String, params: [[String]]) {
+    var digits = [Int](repeating: 0, count: grid.count)
+    var rest = i
+    for p in grid.indices.reversed() {
+      digits[p] = rest % grid[p].values.count
+      rest /= grid[p].values.count
+    }
+    var command = ""
+    for (t, slot) in zip(tokens, slots) {
+      switch t {
+      case .text(let text): command += text
+      case .placeholder(let n):
+        if let slot { command += quoted[slot][digits[slot]] } else { command += "{" + n + "}" }
+      }
+    }
+    var name = base
+    var params: [[String]] = []
+    if !grid.isEmpty {
+      params.reserveCapacity(grid.count)
+      name += "["
+      for p in grid.indices {
+        let v = grid[p].values[digits[p]]
+        if p > 0 { name += "," }
+        name += grid[p].name
+        name += "="
+        name += v
+        params.append([grid[p].name, v])
+      }
+      name += "]"
+    }
+    return (total == 1 ? sweep : idPrefix + String(i), name, command, params)
   }
 }

@@ -23,6 +23,20 @@ struct IntentSubmissionV1: Codable {
   var array: Bool
   var first: Run
   var rest: [IntentRunV1]
+  /// Instead of `rest`: runs made this tick from a grid, told by the grid
+  /// (configurations `from + 1 ..< from + count` after the first).
+  var grid: IntentGridV1?
+}
+
+/// The grid a sweep's runs were filled from (see `GridFill`): a few KB for any
+/// number of runs.
+struct IntentGridV1: Codable, Equatable {
+  var sweep: String
+  var base: String
+  var command: String
+  var params: [GridParameter]
+  var from: Int
+  var count: Int
 }
 
 /// A run after the first: the four fields a grid changes, or (`run`) the whole
@@ -39,7 +53,9 @@ struct IntentRunV1: Codable {
 extension StateCodec {
   /// The intent file for `submissions` of `state`, with the sweeps their runs
   /// belong to (a sweep made this tick is not on disk yet either).
-  static func encodeIntent(_ state: ActiveState, _ submissions: [IntentSubmission]) -> ByteBuffer {
+  static func encodeIntent(
+    _ state: ActiveState, _ submissions: [IntentSubmission], fills: [String: GridFill] = [:]
+  ) -> ByteBuffer {
     var o = W()
     // Room for it all at once (a grid sibling takes ~90 bytes): regrowing copies,
     // and faults new pages in.
@@ -62,6 +78,28 @@ extension StateCodec {
         let first = s.positions[0]
         o.key("first")
         write(runs[first], &o)
+        if let fill = runs[first].sweep.flatMap({ fills[$0] }), let from = filled(s.positions, runs, fill) {
+          o.key("grid")
+          o.open()
+          o.str("base", fill.base)
+          o.str("command", fill.command)
+          o.int("count", s.positions.count)
+          o.int("from", from)
+          o.key("params")
+          o.array(fill.grid) { o, g in
+            o.open()
+            o.str("name", g.name)
+            o.strings("values", g.values)
+            o.close()
+          }
+          o.str("sweep", fill.sweep)
+          o.close()
+          o.key("rest")
+          o.w.raw("[]")
+          o.str("tag", s.tag)
+          o.close()
+          return
+        }
         o.key("rest")
         o.array(s.positions.dropFirst(), lines: true) { o, i in
           o.open()
@@ -87,6 +125,22 @@ extension StateCodec {
     o.close()
     o.w.raw("\n")
     return o.w.out
+  }
+
+  /// The configuration index of the first of `positions` if they are runs
+  /// `fill` made, unchanged but for their submission, one after another; else nil.
+  /// (Checked at both ends: the runs between were made in one loop.)
+  static func filled(_ positions: [Int], _ runs: UnsafeBufferPointer<Run>, _ fill: GridFill) -> Int? {
+    guard let a = positions.first, let b = positions.last, b - a == positions.count - 1, a >= fill.start,
+      b - fill.start < fill.total, positions.count > 1
+    else { return nil }
+    let from = a - fill.start
+    let (f0, f1) = (fill.fields(from), fill.fields(from + positions.count - 1))
+    guard runs[a].id == f0.id, runs[a].command == f0.command, runs[b].id == f1.id,
+      runs[b].command == f1.command,
+      runs[b].name == f1.name, runs[b].params == f1.params, gridSibling(runs[b], of: runs[a])
+    else { return nil }
+    return from
   }
 
   /// The fields of a run that a grid changes from one run to the next; the
@@ -147,8 +201,43 @@ extension StateCodec {
     var array: Bool?
     var first: Run?
     var rest: [IntentRunV1]?
+    var grid: IntentGridV1?
     try p.object(depth: depth) { p, key in
       switch key {
+      case "grid":
+        var g = IntentGridV1(sweep: "", base: "", command: "", params: [], from: -1, count: -1)
+        var seen = 0
+        try p.object(depth: depth + 1) { p, key in
+          seen += 1
+          switch key {
+          case "sweep": g.sweep = try p.req(p.string())
+          case "base": g.base = try p.req(p.string())
+          case "command": g.command = try p.req(p.string())
+          case "from": g.from = try p.req(p.int())
+          case "count": g.count = try p.req(p.int())
+          case "params":
+            g.params = try p.req(
+              p.array(depth: depth + 2) { p in
+                var name: String?
+                var values: [String]?
+                try p.object(depth: depth + 3) { p, key in
+                  switch key {
+                  case "name": name = try p.string()
+                  case "values": values = try p.strings(depth: depth + 4)
+                  default: try p.skipValue(depth: depth + 4)
+                  }
+                }
+                return GridParameter(name: try p.req(name), values: try p.req(values))
+              })
+          default:
+            seen -= 1
+            try p.skipValue(depth: depth + 2)
+          }
+        }
+        guard seen == 6, g.from >= 0, g.count >= 1 else {
+          throw p.fail("a grid of the intent lacks its fields")
+        }
+        grid = g
       case "tag": tag = try p.string()
       case "array": array = try p.bool()
       case "first": first = try run(&p, depth: depth + 1)
@@ -174,7 +263,7 @@ extension StateCodec {
       }
     }
     guard let tag, let array, let first, let rest else { throw p.fail("a submission lacks its fields") }
-    return IntentSubmissionV1(tag: tag, array: array, first: first, rest: rest)
+    return IntentSubmissionV1(tag: tag, array: array, first: first, rest: rest, grid: grid)
   }
 
   /// The runs an intent file records, submission by submission, as they were
@@ -182,6 +271,21 @@ extension StateCodec {
   static func runs(of file: IntentFileV1) -> [(tag: String, runs: [Run])] {
     file.submissions.map { s in
       var runs = [s.first]
+      if let g = s.grid {
+        let fill = GridFill(grid: g.params, command: g.command, base: g.base, sweep: g.sweep)
+        runs.reserveCapacity(g.count)
+        for k in 1..<max(1, g.count) {
+          let f = fill.fields(g.from + k)
+          var r = s.first
+          r.id = f.id
+          r.name = f.name
+          r.command = f.command
+          r.params = f.params
+          r.arrayIndex = s.array ? k : nil
+          runs.append(r)
+        }
+        return (s.tag, runs)
+      }
       runs.reserveCapacity(s.rest.count + 1)
       for (k, x) in s.rest.enumerated() {
         if let whole = x.run {
@@ -210,10 +314,12 @@ extension Store {
   /// what makes "every run is `submitting` under its tag on disk before sbatch may
   /// read a script" true while the whole state is still being written. Named by
   /// the first submission's tag; returns the file's path.
-  func writeIntent(_ state: ActiveState, _ submissions: [IntentSubmission]) throws -> String {
+  func writeIntent(
+    _ state: ActiveState, _ submissions: [IntentSubmission], fills: [String: GridFill] = [:]
+  ) throws -> String {
     try Files.makeDirectory(intentsDir, mode: dirMode)
     let path = intentPath(submissions[0].tag)
-    let bytes = StateCodec.encodeIntent(state, submissions)
+    let bytes = StateCodec.encodeIntent(state, submissions, fills: fills)
     Trace.mark("intent encoded")
     try Files.writeAtomically(path, buffers: [bytes], mode: fileMode, durability: .synced)
     return path

@@ -148,6 +148,50 @@ final class StoreTests: XCTestCase {
     XCTAssertEqual(try Store(dir: dir + "/.sluice").loadActive(), s)
   }
 
+  /// Runs a tick expanded from a grid and submits as they were made go into the
+  /// intent as their grid (a few hundred bytes for 600 runs), and come back the
+  /// same, read by hand or by Codable; a chunk that starts mid-grid too.
+  func testIntentRecordsFreshGridRunsByTheirGrid() throws {
+    let dir = makeTempDir(self)
+    let store = Store(dir: dir + "/.sluice")
+    let values = (0..<300).map { "v \($0)" }.joined(separator: ", ")
+    let doc = try TasksParser.parse(
+      Data("## P\n- [ ] G\n  - run: `x {a} {b}`\n  - grid: a = \(values); b = 1, it's\n".utf8), path: "t.md")
+    var s = ActiveState()
+    s.runs = [run("old")]
+    var fills: [String: GridFill] = [:]
+    Expander.expand(document: doc, state: &s, config: Config(), now: Date(), fills: &fills)
+    XCTAssertEqual(s.runs.count, 601)
+    let chunks = [Array(1..<401), Array(401..<601)]
+    for (c, at) in chunks.enumerated() {
+      for (k, i) in at.enumerated() {
+        s.runs[i].state = .submitting
+        s.runs[i].submission = "slG\(c)"
+        s.runs[i].scriptPath = "/x/slG\(c).sh"
+        s.runs[i].arrayIndex = k
+      }
+    }
+    let path = try store.writeIntent(
+      s, chunks.enumerated().map { IntentSubmission(tag: "slG\($0)", isArray: true, positions: $1) },
+      fills: fills)
+    let data = try Files.read(path)
+    XCTAssertLessThan(data.count, 8_000, "by the grid, not run by run")
+    let fast = try XCTUnwrap(StateCodec.decodeIntent(data))
+    let slow = try JSONDecoder().decode(IntentFileV1.self, from: data)
+    XCTAssertEqual(fast.submissions.map(\.grid), slow.submissions.map(\.grid))
+    XCTAssertEqual(fast.submissions.map(\.grid?.from), [0, 400])
+    XCTAssertEqual(StateCodec.runs(of: fast).flatMap(\.runs), Array(s.runs[1...]))
+    XCTAssertEqual(StateCodec.runs(of: slow).flatMap(\.runs), Array(s.runs[1...]))
+    // A run changed since it was made is not what its grid says: run by run then.
+    var changed = s
+    changed.runs[600].attempt = 1
+    let other = StateCodec.encodeIntent(
+      changed, [IntentSubmission(tag: "slG1", isArray: true, positions: chunks[1])], fills: fills)
+    let back = try XCTUnwrap(StateCodec.decodeIntent(Data(other.array)))
+    XCTAssertNil(back.submissions[0].grid)
+    XCTAssertEqual(StateCodec.runs(of: back)[0].runs, Array(changed.runs[401...]))
+  }
+
   /// An intent whose tag `active.json` lists is stale: it changes nothing, and goes
   /// before the save that could stop listing its runs (here: archives them).
   func testStaleIntentNeverBringsBackArchivedRuns() throws {
