@@ -387,7 +387,6 @@ public final class Engine {
             state.runs[i].arrayIndex = s.isArray ? k : nil
           }
         }
-        try store.prepare()
         if try store.archiveFinished(&state) {  // finished runs archived: positions moved
           archivedNow = true
           index = state.indexByID()
@@ -555,9 +554,10 @@ public final class Engine {
     // A load that brought runs back from intents is folded into `active.json`
     // (the intents go once it is on stable storage).
     if report.changed || markers != nil || store.recoveredIntents > 0 {
-      // Whole-file writes, not forced to disk: a machine crash soon after may bring
-      // back the previous versions, which the next tick rebuilds from Slurm (runs
-      // `submitting` are adopted by tag). Archive segments are synced regardless.
+      // Whole-file writes, not forced to disk (but the save that replaces this tick's
+      // intent): a machine crash soon after may bring back the previous versions,
+      // which the next tick rebuilds from Slurm (runs `submitting` are adopted by
+      // tag). Archive segments are synced regardless.
       store.number(&events, state: &state)
       let numbered = events
       let store = self.store
