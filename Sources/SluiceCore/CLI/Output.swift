@@ -22,19 +22,24 @@ public final class Output: @unchecked Sendable {
     let tty = isatty(1) == 1
     let color = tty && !noColor && environment["NO_COLOR"] == nil && environment["TERM"] != "dumb"
     let o = Output(
-      out: { s in FileHandle.standardOutput.write(Data(s.utf8)) },
-      err: { s in FileHandle.standardError.write(Data(s.utf8)) }, color: color)
-    o.outBytes = { b in
-      b.withUnsafeBytes { raw in
-        var off = 0
-        while off < raw.count {
-          let n = Glibc.write(1, raw.baseAddress! + off, raw.count - off)
-          if n <= 0 { break }
-          off += n
-        }
+      out: { s in writeAll(1, Array(s.utf8)) },
+      err: { s in writeAll(2, Array(s.utf8)) }, color: color)
+    o.outBytes = { b in writeAll(1, b) }
+    return o
+  }
+
+  /// Writes until done or the descriptor fails. SIGPIPE is ignored (see main): a
+  /// reader that went away (`sluice runs | head`) ends the output, not the process.
+  static func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+    bytes.withUnsafeBytes { raw in
+      var off = 0
+      while off < raw.count {
+        let n = Glibc.write(fd, raw.baseAddress! + off, raw.count - off)
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { break }
+        off += n
       }
     }
-    return o
   }
 
   public func line(_ s: String = "") { out(s + "\n") }

@@ -159,6 +159,11 @@ public enum SluiceCLI {
   }
 
   public static func main(_ arguments: [String]) -> Int32 {
+    // A child that exits before reading its input (an sbatch that cannot find its
+    // configuration, say) must give the writer EPIPE, not kill it by SIGPIPE with the
+    // project locked and its runs `submitting`. Children get the default back
+    // (CommandRunner), and output to a reader gone away just ends (Output.writeAll).
+    signal(SIGPIPE, SIG_IGN)
     let env = Environment.current()
     let noColor = arguments.contains("--no-color")
     let output = Output.standard(noColor: noColor, environment: env)

@@ -432,6 +432,32 @@ final class SlurmTickTests: TickSuite {
     XCTAssertEqual(markers(dir), ["[!] Long"])
   }
 
+  /// An sbatch that exits before reading its script (as a real one does when it
+  /// cannot find its configuration: "fatal: Could not establish a configuration
+  /// source") gives the tick EPIPE on the script it writes, not a SIGPIPE that
+  /// killed it with the project locked and its runs `submitting`.
+  func testSbatchGoneBeforeItsScriptIsASubmitErrorNotACrash() throws {
+    try requireBackend()
+    for _ in 0..<3 {  // the race it lost: a fresh project each time
+      let dir = project("## P\n- [ ] Grid\n  - run: `true {i}`\n  - grid: i = 1, 2, 3\n")
+      let bin = dir + "/fakebin"
+      try Files.makeDirectory(bin, mode: 0o755)
+      // Stdin closed at once, then gone: whenever the tick writes, nobody reads.
+      write(
+        bin + "/sbatch",
+        "#!/bin/sh\nexec 0<&-\necho 'sbatch: fatal: Could not establish a configuration source' >&2\nexit 1\n"
+      )
+      chmod(bin + "/sbatch", 0o755)
+      let path = bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+      let r = sluice(["tick", "--json"], cwd: dir, env: ["PATH": path])
+      XCTAssertEqual(r.code, 1, "exit \(r.code): \(r.err)")
+      XCTAssertTrue(r.out.contains("Could not establish a configuration source"), r.out)
+      XCTAssertEqual(read(dir + "/.sluice/lock"), "", "the lock was released")
+      XCTAssertFalse(runsJSON(dir).contains { $0["state"] as? String == "submitting" })
+      XCTAssertEqual(runsJSON(dir).count, 3)
+    }
+  }
+
   func testInvalidPartitionFailsOneRunWithSlurmsMessage() throws {
     try requireBackend()
     let dir = project(
