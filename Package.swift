@@ -32,7 +32,13 @@ let package = Package(
       ]
     ),
     // Benchmarks (bench/run.sh): store size/speed, tick overhead, Slurm calls, array submission.
-    .executableTarget(name: "sluice-bench", dependencies: ["SluiceCore"], path: "Sources/sluice-bench"),
+    // Linked as sluice is: its `floor` is timed as a process beside the tick.
+    .executableTarget(
+      name: "sluice-bench", dependencies: ["SluiceCore"], path: "Sources/sluice-bench",
+      linkerSettings: [
+        .unsafeFlags(["-static-executable"], .when(platforms: [.linux], configuration: .release))
+      ]
+    ),
     .testTarget(
       name: "SluiceCoreTests", dependencies: ["SluiceCore"], path: "Tests/SluiceCoreTests",
       resources: []),

@@ -9,6 +9,12 @@ import SluiceCore
 // collects them into bench/results/. Nothing here asserts a time: the figures
 // are measured and reported.
 
+// `floor` is itself a timed process (see Floor.swift): it goes before the rest of
+// this file's top-level code.
+if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "floor" {
+  Floor.run(Array(CommandLine.arguments.dropFirst(2)))
+}
+
 struct Timed {
   var seconds: Double
   var maxRSSKB: Int
@@ -319,6 +325,7 @@ func submitBench() throws {
   // report listing every run it submitted), each on a fresh project.
   var tickT: [Double] = []
   var jsonT: [Double] = []
+  var floorT: [Double] = []
   var j: [String: Any] = [:]
   var submitted = Int.max
   for k in 1...9 {
@@ -334,6 +341,7 @@ func submitBench() throws {
         submitted = min(submitted, state.runs.count { $0.jobID != nil })  // the fewest any tick got out
       }
       cancelAll(Array(Set(state.runs.compactMap(\.arrayJobID).map(String.init))))
+      if !json, let f = floor(d) { floorT.append(f) }
       try? FileManager.default.removeItem(atPath: d)
     }
     let a = timed(["sbatch", "--parsable", "--array=0-999", dir + "/job.sh"])
@@ -341,6 +349,25 @@ func submitBench() throws {
     cancelAll([a.stdout.trimmingCharacters(in: .whitespacesAndNewlines)])
   }
   let tick = median(tickT)
+  // The least a tick can do (see Floor.swift), with the files the tick `d` wrote:
+  // its script, run table, intent, receipt and events segment.
+  func floor(_ d: String) -> Double? {
+    func one(_ sub: String, _ suffix: String) -> String? {
+      (try? FileManager.default.contentsOfDirectory(atPath: d + "/.sluice/" + sub))?
+        .first { $0.hasSuffix(suffix) && !$0.hasPrefix(".") }.map { d + "/.sluice/" + sub + "/" + $0 }
+    }
+    guard let script = one("scripts", ".sh"), let table = one("scripts", ".runs"),
+      let intent = one("intents", ".json"), let receipt = one("receipts", ".json"),
+      let events = one("events", ".jsonl")
+    else { return nil }
+    let out = tempDir("floor")
+    sync()
+    usleep(500_000)
+    let t = timed([CommandLine.arguments[0], "floor", script, table, intent, receipt, events, out])
+    cancelAll([t.stdout.trimmingCharacters(in: .whitespacesAndNewlines)].filter { !$0.isEmpty })
+    try? FileManager.default.removeItem(atPath: out)
+    return t.exit == 0 ? t.seconds : nil
+  }
   // One run through a tick, against one plain sbatch, interleaved.
   var oneTickT: [Double] = []
   var oneT: [Double] = []
@@ -369,6 +396,9 @@ func submitBench() throws {
     "array_median_s": median(arrayT), "loop_s": loop, "tick_vs_array": tick / median(arrayT),
     "json_tick_s": median(jsonT), "json_tick_vs_array": median(jsonT) / median(arrayT),
     "json_tick_samples_all_s": jsonT.sorted(),
+    "floor_s": floorT.isEmpty ? -1 : median(floorT),
+    "floor_vs_array": floorT.isEmpty ? -1 : median(floorT) / median(arrayT),
+    "floor_samples_all_s": floorT.sorted(),
     "loop_vs_tick": loop / tick, "tick_samples_all_s": tickT.sorted(), "array_samples_all_s": arrayT.sorted(),
     "one_run_tick_s": median(oneTickT), "one_sbatch_s": median(oneT),
     "one_run_tick_samples_all_s": oneTickT.sorted(), "one_sbatch_samples_all_s": oneT.sorted(),
@@ -433,6 +463,10 @@ do {
       if u["json_tick_s"] != nil {
         md +=
           "| the same tick as `sluice tick --json` (its report lists all 1,000 runs) | \(f(u["json_tick_s"])) s (/ array = \(f(u["json_tick_vs_array"], 2))×\(fastest(u["json_tick_samples_all_s"], u["array_samples_all_s"]))) | |\n"
+      }
+      if let fl = u["floor_s"] as? Double, fl > 0 {
+        md +=
+          "| the least a tick can do: a process that starts sbatch first and writes the tick's own run table, intent (fsynced with its folder), receipt and events, with no config, tasks file, plan or rendering (median of \((u["floor_samples_all_s"] as? [Double])?.count ?? 0)) | \(f(fl)) s (/ array = \(f(u["floor_vs_array"], 2))×\(fastest(u["floor_samples_all_s"], u["array_samples_all_s"]))) | |\n"
       }
       md +=
         "| 1,000 plain `sbatch` calls | \(f(u["loop_s"], 2)) s (loop / tick = \(f(u["loop_vs_tick"], 0))×) | tick ≥ 20× faster |\n"
