@@ -38,13 +38,7 @@ enum Floor {
       try Files.writeAtomically(out + "/intent.json", try Files.read(a[2]), durability: .synced)
       _ = script.withUnsafeBytes { write(toChild[1], $0.baseAddress, $0.count) }
       close(toChild[1])
-      var answer = Data()
-      var buffer = [UInt8](repeating: 0, count: 4096)
-      while true {
-        let n = read(fromChild[0], &buffer, buffer.count)
-        if n <= 0 { break }
-        answer.append(contentsOf: buffer[0..<n])
-      }
+      let answer = readToEnd(fromChild[0])
       var status: Int32 = 0
       waitpid(pid, &status, 0)
       try Files.writeAtomically(out + "/receipt.json", try Files.read(a[3]), durability: .ordered)

@@ -44,13 +44,7 @@ func timed(_ argv: [String], cwd: String? = nil, env: [String: String]? = nil, s
   FileManager.default.changeCurrentDirectoryPath(old)
   close(outPipe[1])
   precondition(rc == 0, "cannot start \(argv[0])")
-  var data = Data()
-  var buf = [UInt8](repeating: 0, count: 65536)
-  while true {
-    let n = read(outPipe[0], &buf, buf.count)
-    if n <= 0 { break }
-    data.append(contentsOf: buf[0..<n])
-  }
+  let data = readToEnd(outPipe[0])
   close(outPipe[0])
   var status: Int32 = 0
   var usage = rusage()
@@ -58,6 +52,18 @@ func timed(_ argv: [String], cwd: String? = nil, env: [String: String]? = nil, s
   return Timed(
     seconds: Date().timeIntervalSince(start), maxRSSKB: Int(usage.ru_maxrss), exit: (status >> 8) & 0xff,
     stdout: String(decoding: data, as: UTF8.self))
+}
+
+/// What `fd` gives until its end.
+func readToEnd(_ fd: Int32) -> Data {
+  var data = Data()
+  var buf = [UInt8](repeating: 0, count: 65536)
+  while true {
+    let n = read(fd, &buf, buf.count)
+    if n <= 0 { break }
+    data.append(contentsOf: buf[0..<n])
+  }
+  return data
 }
 
 func median(_ xs: [Double]) -> Double {

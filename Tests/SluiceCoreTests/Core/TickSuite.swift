@@ -311,6 +311,14 @@ final class Sampler: @unchecked Sendable {
 }
 
 extension TickSuite {
+  /// A program `name` (a shell script) in the project's `fakebin/`, which it returns.
+  func fakeProgram(_ dir: String, _ name: String, _ script: String) -> String {
+    let bin = dir + "/fakebin"
+    try! Files.makeDirectory(bin, mode: 0o755)
+    try! Files.writeAtomically(bin + "/" + name, text: script, mode: 0o755)
+    return bin
+  }
+
   /// A tick that changed nothing but the runs it submitted leaves its record as
   /// the intent (the runs, synced before sbatch read a script) and a receipt
   /// (sbatch's answers); every command reads the runs through them, and the next
@@ -347,15 +355,11 @@ final class LocalTickTests: TickSuite {
     let dir = project(
       "## P\n- [ ] Once\n  - run: `echo ran >> \"\(NSTemporaryDirectory())count-$SLUICE_RUN\"; sleep 1`\n  - time: 1\n"
     )
-    let bin = dir + "/fakebin"
-    try Files.makeDirectory(bin, mode: 0o755)
     let realTimeout = ["/usr/bin/timeout", "/bin/timeout"].first {
       FileManager.default.isExecutableFile(atPath: $0)
     }!
-    write(
-      bin + "/timeout",
-      "#!/bin/sh\nkill -9 $(awk '{print $4}' /proc/$PPID/stat)\nexec \(realTimeout) \"$@\"\n")
-    chmod(bin + "/timeout", 0o755)
+    let bin = fakeProgram(
+      dir, "timeout", "#!/bin/sh\nkill -9 $(awk '{print $4}' /proc/$PPID/stat)\nexec \(realTimeout) \"$@\"\n")
     let countFile = NSTemporaryDirectory() + "count-p1-once"
     try? FileManager.default.removeItem(atPath: countFile)
     addTeardownBlock { try? FileManager.default.removeItem(atPath: countFile) }
@@ -394,13 +398,10 @@ final class LocalTickTests: TickSuite {
   /// and survives the write-back.
   func testTasksFileEditedDuringATickKeepsTheEdit() throws {
     let dir = project("## P\n- [ ] One\n  - run: `true`\n")
-    let bin = dir + "/fakebin"
-    try Files.makeDirectory(bin, mode: 0o755)
-    write(
-      bin + "/nvidia-smi",
-      "#!/bin/sh\n[ -e '\(bin)/edited' ] || printf '\\nA note written while sluice was planning.\\n- [ ] Added by a person\\n' >> '\(dir)/tasks.md'\ntouch '\(bin)/edited'\necho 0\n"
+    let bin = fakeProgram(
+      dir, "nvidia-smi",
+      "#!/bin/sh\n[ -e '\(dir)/fakebin/edited' ] || printf '\\nA note written while sluice was planning.\\n- [ ] Added by a person\\n' >> '\(dir)/tasks.md'\ntouch '\(dir)/fakebin/edited'\necho 0\n"
     )
-    chmod(bin + "/nvidia-smi", 0o755)
     let r = sluice(["tick"], cwd: dir, env: ["PATH": bin + ":/usr/bin:/bin"])
     XCTAssertEqual(r.code, 0, r.err)
     XCTAssertEqual(
@@ -440,14 +441,11 @@ final class SlurmTickTests: TickSuite {
     try requireBackend()
     for _ in 0..<3 {  // the race it lost: a fresh project each time
       let dir = project("## P\n- [ ] Grid\n  - run: `true {i}`\n  - grid: i = 1, 2, 3\n")
-      let bin = dir + "/fakebin"
-      try Files.makeDirectory(bin, mode: 0o755)
       // Stdin closed at once, then gone: whenever the tick writes, nobody reads.
-      write(
-        bin + "/sbatch",
+      let bin = fakeProgram(
+        dir, "sbatch",
         "#!/bin/sh\nexec 0<&-\necho 'sbatch: fatal: Could not establish a configuration source' >&2\nexit 1\n"
       )
-      chmod(bin + "/sbatch", 0o755)
       let path = bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
       let r = sluice(["tick", "--json"], cwd: dir, env: ["PATH": path])
       XCTAssertEqual(r.code, 1, "exit \(r.code): \(r.err)")
