@@ -1,6 +1,18 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Release builds on Linux are one static executable: Swift's runtime, Foundation
+// and glibc linked in, position-dependent. Loading a dynamic one (applying a PIE's
+// ~74,000 relocations, resolving libstdc++ and libc symbols, the copy-on-write
+// faults on the pages they touch) was most of sluice's start-up: `sluice
+// --version` 6.0 -> 3.3 ms (an empty C program: 1.6 ms). The costs: no address
+// randomisation for the executable, and user lookups (only a fallback when USER
+// and LOGNAME are unset) need the NSS modules of the glibc it was built with.
+// See README "Profiling".
+let staticExecutable: [LinkerSetting] = [
+  .unsafeFlags(["-static-executable"], .when(platforms: [.linux], configuration: .release))
+]
+
 let package = Package(
   name: "sluice",
   products: [
@@ -19,26 +31,13 @@ let package = Package(
     ),
     .executableTarget(
       name: "sluice", dependencies: ["SluiceCore"], path: "Sources/sluice",
-      // Release builds on Linux are one static executable: Swift's runtime, Foundation
-      // and glibc linked in, position-dependent. Loading a dynamic one (applying a PIE's
-      // ~74,000 relocations, resolving libstdc++ and libc symbols, the copy-on-write
-      // faults on the pages they touch) was most of sluice's start-up: `sluice
-      // --version` 6.0 -> 3.3 ms (an empty C program: 1.6 ms). The costs: no address
-      // randomisation for the executable, and user lookups (only a fallback when USER
-      // and LOGNAME are unset) need the NSS modules of the glibc it was built with.
-      // See README "Speed".
-      linkerSettings: [
-        .unsafeFlags(["-static-executable"], .when(platforms: [.linux], configuration: .release))
-      ]
+      linkerSettings: staticExecutable
     ),
     // Benchmarks (bench/run.sh): store size/speed, tick overhead, Slurm calls, array submission.
     // Linked as sluice is: its `floor` is timed as a process beside the tick.
     .executableTarget(
       name: "sluice-bench", dependencies: ["SluiceCore"], path: "Sources/sluice-bench",
-      linkerSettings: [
-        .unsafeFlags(["-static-executable"], .when(platforms: [.linux], configuration: .release))
-      ]
-    ),
+      linkerSettings: staticExecutable),
     .testTarget(
       name: "SluiceCoreTests", dependencies: ["SluiceCore"], path: "Tests/SluiceCoreTests",
       resources: []),

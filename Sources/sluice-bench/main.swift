@@ -295,6 +295,12 @@ func callsBench() throws {
 /// plain `sbatch` of one job.
 func submitBench() throws {
   let values = (0..<1000).map(String.init).joined(separator: ", ")
+  // As for a command minutes after the last one: nothing of its set-up still
+  // waiting to be written (the flush that puts an intent on disk would write it too).
+  func settle() {
+    sync()
+    usleep(500_000)
+  }
   func fresh(_ k: Int, grid: Bool = true) -> String {
     let dir = tempDir("submit\(k)")
     write(
@@ -305,10 +311,7 @@ func submitBench() throws {
     write(dir + "/sluice.toml", "[slurm]\nbackend = \"slurm\"\n[limits]\nmax_concurrent = 1000\n")
     write(dir + "/job.sh", "#!/bin/bash\n#SBATCH --time=5\n#SBATCH --output=/dev/null\ntrue\n")
     _ = timed([sluice, "plan"], cwd: dir)  // facts cache, as a cron tick would have it
-    // And, as for a tick minutes after the last command, nothing of it still waiting
-    // to be written: the flush that puts the tick's intent on disk would write it too.
-    sync()
-    usleep(500_000)
+    settle()
     return dir
   }
   let dir = fresh(0)
@@ -325,6 +328,24 @@ func submitBench() throws {
     let t = timed(["sbatch", "--parsable", "--array=0-999", dir + "/job.sh"])
     arrayT.append(t.seconds)
     cancelAll([t.stdout.trimmingCharacters(in: .whitespacesAndNewlines)])
+  }
+  // The least a tick can do (see Floor.swift), with the files the tick `d` wrote:
+  // its script, run table, intent, receipt and events segment.
+  func floor(_ d: String) -> Double? {
+    func one(_ sub: String, _ suffix: String) -> String? {
+      (try? FileManager.default.contentsOfDirectory(atPath: d + "/.sluice/" + sub))?
+        .first { $0.hasSuffix(suffix) && !$0.hasPrefix(".") }.map { d + "/.sluice/" + sub + "/" + $0 }
+    }
+    guard let script = one("scripts", ".sh"), let table = one("scripts", ".runs"),
+      let intent = one("intents", ".json"), let receipt = one("receipts", ".json"),
+      let events = one("events", ".jsonl")
+    else { return nil }
+    let out = tempDir("floor")
+    settle()
+    let t = timed([CommandLine.arguments[0], "floor", script, table, intent, receipt, events, out])
+    cancelAll([t.stdout.trimmingCharacters(in: .whitespacesAndNewlines)].filter { !$0.isEmpty })
+    try? FileManager.default.removeItem(atPath: out)
+    return t.exit == 0 ? t.seconds : nil
   }
   // The tick, interleaved with the hand-written array: `sluice tick` as cron runs
   // it (a one-line summary), and `sluice tick --json` as an agent does (a 92 KB
@@ -355,25 +376,6 @@ func submitBench() throws {
     cancelAll([a.stdout.trimmingCharacters(in: .whitespacesAndNewlines)])
   }
   let tick = median(tickT)
-  // The least a tick can do (see Floor.swift), with the files the tick `d` wrote:
-  // its script, run table, intent, receipt and events segment.
-  func floor(_ d: String) -> Double? {
-    func one(_ sub: String, _ suffix: String) -> String? {
-      (try? FileManager.default.contentsOfDirectory(atPath: d + "/.sluice/" + sub))?
-        .first { $0.hasSuffix(suffix) && !$0.hasPrefix(".") }.map { d + "/.sluice/" + sub + "/" + $0 }
-    }
-    guard let script = one("scripts", ".sh"), let table = one("scripts", ".runs"),
-      let intent = one("intents", ".json"), let receipt = one("receipts", ".json"),
-      let events = one("events", ".jsonl")
-    else { return nil }
-    let out = tempDir("floor")
-    sync()
-    usleep(500_000)
-    let t = timed([CommandLine.arguments[0], "floor", script, table, intent, receipt, events, out])
-    cancelAll([t.stdout.trimmingCharacters(in: .whitespacesAndNewlines)].filter { !$0.isEmpty })
-    try? FileManager.default.removeItem(atPath: out)
-    return t.exit == 0 ? t.seconds : nil
-  }
   // One run through a tick, against one plain sbatch, interleaved.
   var oneTickT: [Double] = []
   var oneT: [Double] = []

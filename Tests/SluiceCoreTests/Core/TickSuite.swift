@@ -398,9 +398,10 @@ final class LocalTickTests: TickSuite {
   /// and survives the write-back.
   func testTasksFileEditedDuringATickKeepsTheEdit() throws {
     let dir = project("## P\n- [ ] One\n  - run: `true`\n")
+    let edited = dir + "/edited"  // it edits once
     let bin = fakeProgram(
       dir, "nvidia-smi",
-      "#!/bin/sh\n[ -e '\(dir)/fakebin/edited' ] || printf '\\nA note written while sluice was planning.\\n- [ ] Added by a person\\n' >> '\(dir)/tasks.md'\ntouch '\(dir)/fakebin/edited'\necho 0\n"
+      "#!/bin/sh\n[ -e '\(edited)' ] || printf '\\nA note written while sluice was planning.\\n- [ ] Added by a person\\n' >> '\(dir)/tasks.md'\ntouch '\(edited)'\necho 0\n"
     )
     let r = sluice(["tick"], cwd: dir, env: ["PATH": bin + ":/usr/bin:/bin"])
     XCTAssertEqual(r.code, 0, r.err)
@@ -480,9 +481,8 @@ final class SlurmTickTests: TickSuite {
     for p in ["squeue", "sinfo", "sacct", "scontrol", "scancel", "sacctmgr"] {
       symlink(real.locate(p)!, bin + "/" + p)
     }
-    let script = "#!/bin/bash\n\(real.locate("sbatch")!) \"$@\"\ncode=$?\n\(action)\nexit $code\n"
-    try! Files.writeAtomically(bin + "/sbatch", text: script, mode: 0o755)
-    return bin
+    return fakeProgram(
+      dir, "sbatch", "#!/bin/bash\n\(real.locate("sbatch")!) \"$@\"\ncode=$?\n\(action)\nexit $code\n")
   }
 
   /// The marker write-back runs while sbatch works, on the guess that sbatch accepts
@@ -494,12 +494,11 @@ final class SlurmTickTests: TickSuite {
     let bin = wrapSbatch(dir, "")
     // Reads its script, waits for the guessed write-back, keeps the tasks file as it
     // then was, and fails as sbatch does when the controller is away.
-    try Files.writeAtomically(
-      bin + "/sbatch",
-      text: "#!/bin/bash\ncat >/dev/null\nsleep 0.5\ncp '\(dir)/tasks.md' '\(dir)/seen.md'\n"
+    _ = fakeProgram(
+      dir, "sbatch",
+      "#!/bin/bash\ncat >/dev/null\nsleep 0.5\ncp '\(dir)/tasks.md' '\(dir)/seen.md'\n"
         + "echo 'sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)' >&2\n"
-        + "exit 1\n",
-      mode: 0o755)
+        + "exit 1\n")
     write(dir + "/sluice.toml", "[slurm]\nbackend = \"slurm\"\nbin_dir = \"\(bin)\"\n")
     let r = sluice(["tick", "--json"], cwd: dir)
     XCTAssertTrue([0, 1].contains(r.code), "\(r.code) \(r.err)")
@@ -617,16 +616,14 @@ final class SlurmTickTests: TickSuite {
   func testTickKilledWhileEarlySbatchWaitsSubmitsNothing() throws {
     try requireBackend()
     let dir = project("## P\n- [ ] One\n  - run: `true`\n")
-    let bin = dir + "/fakebin"
     let real = SlurmCLI(
       runner: ProcessRunner(), environment: ProcessInfo.processInfo.environment, binDir: nil)
     _ = wrapSbatch(dir, "")
     // This sbatch kills the tick that started it before it reads a byte, then is the real one.
-    try Files.writeAtomically(
-      bin + "/sbatch",
-      text:
-        "#!/bin/bash\nkill -9 $PPID\nsleep 0.2\n\(real.locate("sbatch")!) \"$@\"\necho $? > '\(dir)/sbatch-exit'\n",
-      mode: 0o755)
+    let bin = fakeProgram(
+      dir, "sbatch",
+      "#!/bin/bash\nkill -9 $PPID\nsleep 0.2\n\(real.locate("sbatch")!) \"$@\"\necho $? > '\(dir)/sbatch-exit'\n"
+    )
     write(dir + "/sluice.toml", "[slurm]\nbackend = \"slurm\"\nbin_dir = \"\(bin)\"\n")
     XCTAssertEqual(sluice(["tick"], cwd: dir).code, 137, "the tick died by SIGKILL")
     for _ in 0..<100 where !Files.exists(dir + "/sbatch-exit") { usleep(100_000) }
