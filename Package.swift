@@ -1,8 +1,8 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Release builds on Linux are one static executable: Swift's runtime, Foundation
-// and glibc linked in, position-dependent. Loading a dynamic one (applying a PIE's
+// Release builds on Linux are one static executable: Swift's runtime,
+// FoundationEssentials and glibc linked in, position-dependent. Loading a dynamic one (applying a PIE's
 // ~74,000 relocations, resolving libstdc++ and libc symbols, the copy-on-write
 // faults on the pages they touch) was most of sluice's start-up: `sluice
 // --version` 6.0 -> 3.3 ms (an empty C program: 1.6 ms). The costs: no address
@@ -34,9 +34,13 @@ let package = Package(
       linkerSettings: staticExecutable
     ),
     // Benchmarks (bench/run.sh): store size/speed, tick overhead, Slurm calls, array submission.
-    // Linked as sluice is: its `floor` is timed as a process beside the tick.
     .executableTarget(
       name: "sluice-bench", dependencies: ["SluiceCore"], path: "Sources/sluice-bench",
+      linkerSettings: staticExecutable),
+    // The floor the bench times beside the tick: linked as sluice is (static, and
+    // FoundationEssentials only), so that it starts as a tick does.
+    .executableTarget(
+      name: "sluice-floor", dependencies: ["SluiceCore"], path: "Sources/sluice-floor",
       linkerSettings: staticExecutable),
     .testTarget(
       name: "SluiceCoreTests", dependencies: ["SluiceCore"], path: "Tests/SluiceCoreTests",

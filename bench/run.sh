@@ -7,10 +7,11 @@ cd "$(dirname "$0")/.."
 benches=("$@")
 [ ${#benches[@]} -gt 0 ] || benches=(store tick calls submit)
 
-# Built as installed (scripts/install.sh): Swift's runtime and Foundation linked
+# Built as installed (scripts/install.sh): Swift's runtime and FoundationEssentials linked
 # in, which saves ~8 ms of dynamic loading on every start.
 swift build -c release --static-swift-stdlib --product sluice 2>&1 | tail -n 1
 swift build -c release --static-swift-stdlib --product sluice-bench 2>&1 | tail -n 1
+swift build -c release --static-swift-stdlib --product sluice-floor 2>&1 | tail -n 1
 slurm/cluster.sh up
 eval "$(slurm/cluster.sh env)"
 

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 prefix=${1:-/usr/local}
-# Swift's runtime and Foundation linked in: the binary runs on a login node
+# Swift's runtime and FoundationEssentials linked in: the binary runs on a login node
 # without a Swift install and starts ~8 ms faster (no dynamic loading).
 swift build -c release --static-swift-stdlib --product sluice
 install -d "$prefix/bin" "$prefix/share/sluice/templates"

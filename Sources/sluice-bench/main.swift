@@ -9,12 +9,6 @@ import SluiceCore
 // collects them into bench/results/. Nothing here asserts a time: the figures
 // are measured and reported.
 
-// `floor` is itself a timed process (see Floor.swift): it goes before the rest of
-// this file's top-level code.
-if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == "floor" {
-  Floor.run(Array(CommandLine.arguments.dropFirst(2)))
-}
-
 struct Timed {
   var seconds: Double
   var maxRSSKB: Int
@@ -44,7 +38,7 @@ func timed(_ argv: [String], cwd: String? = nil, env: [String: String]? = nil, s
   FileManager.default.changeCurrentDirectoryPath(old)
   close(outPipe[1])
   precondition(rc == 0, "cannot start \(argv[0])")
-  let data = readToEnd(outPipe[0])
+  let data = (try? Files.readAll(outPipe[0], name: "output")) ?? Data()
   close(outPipe[0])
   var status: Int32 = 0
   var usage = rusage()
@@ -55,17 +49,6 @@ func timed(_ argv: [String], cwd: String? = nil, env: [String: String]? = nil, s
 }
 
 /// What `fd` gives until its end.
-func readToEnd(_ fd: Int32) -> Data {
-  var data = Data()
-  var buf = [UInt8](repeating: 0, count: 65536)
-  while true {
-    let n = read(fd, &buf, buf.count)
-    if n <= 0 { break }
-    data.append(contentsOf: buf[0..<n])
-  }
-  return data
-}
-
 func median(_ xs: [Double]) -> Double {
   let s = xs.sorted()
   return s.isEmpty ? 0 : (s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2)
@@ -342,7 +325,8 @@ func submitBench() throws {
     else { return nil }
     let out = tempDir("floor")
     settle()
-    let t = timed([CommandLine.arguments[0], "floor", script, table, intent, receipt, events, out])
+    let floorBinary = Path.dirname(CommandLine.arguments[0]) + "/sluice-floor"
+    let t = timed([floorBinary, script, table, intent, receipt, events, out])
     cancelAll([t.stdout.trimmingCharacters(in: .whitespacesAndNewlines)].filter { !$0.isEmpty })
     try? FileManager.default.removeItem(atPath: out)
     return t.exit == 0 ? t.seconds : nil

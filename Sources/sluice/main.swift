@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import SluiceCore
 
 Trace.begin()
@@ -7,6 +8,6 @@ Trace.mark("exit")
 Trace.cpu()
 // Output goes out with write(2) as it is made; stdio is flushed here. Then _exit:
 // nothing is left to tidy that the kernel does not do anyway, and exit's handlers
-// (static destructors of the runtime and Foundation) are skipped.
+// (static destructors of the runtime) are skipped.
 fflush(nil)
 _exit(code)

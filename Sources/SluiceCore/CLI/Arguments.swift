@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// One option a command takes.
 public struct OptionSpec: Sendable {
@@ -136,7 +137,7 @@ public enum ArgumentParser {
     var s = "\(spec.summary)\n\nUsage: \(spec.usage)\n"
     func row(_ o: OptionSpec) -> String {
       let left = "--\(o.name)" + (o.value.map { " \($0)" } ?? "")
-      return "  " + left.padding(toLength: max(24, left.count + 2), withPad: " ", startingAt: 0) + o.help
+      return "  " + left.padded(to: max(24, left.count + 2)) + o.help
     }
     if !spec.options.isEmpty {
       s += "\nOptions:\n" + spec.options.map(row).joined(separator: "\n") + "\n"

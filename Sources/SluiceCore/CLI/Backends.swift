@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Picks the backend: `[slurm] backend = auto | slurm | local`.
 enum Backends {

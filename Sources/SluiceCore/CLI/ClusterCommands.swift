@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Partition totals for `sluice cluster`.
 public struct PartitionSummary: Equatable, Sendable {
@@ -259,7 +260,7 @@ enum ClusterCommands {
       if let nodes = try? backend.nodes(),
         let gpuNode = nodes.first(where: { $0.gpusTotal > 0 && $0.state.usable })
       {
-        let tmp = NSTemporaryDirectory() + "sluice-doctor-\(getpid()).sh"
+        let tmp = (ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp") + "/sluice-doctor-\(getpid()).sh"
         var r = Run(
           id: "doctor", name: "doctor", command: "true",
           resources: Resources(gpus: 1, time: "1", partition: gpuNode.partition), created: "")

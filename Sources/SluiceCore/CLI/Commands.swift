@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 enum Commands {
   static func dispatch(_ name: String, _ ctx: CLIContext) throws -> Int32 {
@@ -108,7 +109,7 @@ enum Commands {
     if ctx.args.flag("next") {
       let n = doc.nextTask
       if ctx.json {
-        ctx.output.json(n.map { taskJSON($0, doc: doc) as Any } ?? NSNull())
+        ctx.output.json(n.map { taskJSON($0, doc: doc) as Any } ?? JSONValue.null)
       } else if let n {
         ctx.output.line(
           "\(ctx.display(try ctx.paths().tasksFile)):\(n.line): [\(n.marker.rawValue)] \(n.title)  (\(n.kind.rawValue), id \(n.id))"
@@ -861,7 +862,7 @@ enum Commands {
         let current = try store.findRun(r.id, active: try store.loadActive())
         dump()
         if current?.state.isTerminal ?? true { break }
-        Thread.sleep(forTimeInterval: 1)
+        usleep(1_000_000)
       }
     }
     return 0

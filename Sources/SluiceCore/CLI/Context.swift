@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Resolves paths and config for one command invocation.
 public final class CLIContext {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 #if canImport(Glibc)
   import Glibc
@@ -325,7 +326,6 @@ struct JSONWriter {
     case let i as Int32: int(Int(i))
     case let u as UInt64: out.append(Array(String(u).utf8))
     case let d as Double: out.append(Array((d.isFinite ? String(d) : "null").utf8))
-    case is NSNull: raw("null")
     // Exact types before the general ones: casting [[String: String]] to [Any?] (a
     // tick's 1,000 submitted runs) boxes every element and cost ~10 ms.
     case let a as [[String: String]]:

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// `sluice sbatch`: a drop-in for `sbatch`. It runs sbatch with the user's
 /// arguments, environment and stdin (adding only `--parsable` and, when nothing can
@@ -17,7 +18,7 @@ import Foundation
 enum SbatchCommand {
   static func run(
     _ args: [String], environment: [String: String], output: Output, runner: CommandRunning, clock: Clock,
-    stdin: () -> Data = { FileHandle.standardInput.readDataToEndOfFile() }
+    stdin: () -> Data = { (try? Files.readAll(0, name: "standard input")) ?? Data() }
   ) -> Int32 {
     let line: SbatchCommandLine
     do { line = try SbatchOptions.parseCommandLine(args) } catch {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The pure half of `sluice sbatch`: reading an `sbatch` command line the way
 /// sbatch's own getopt does, the script's `#SBATCH` lines, the `SBATCH_*`
@@ -648,7 +649,7 @@ extension SbatchOptions {
       || env.contains { $0.name == "job-name" }
     let patterns = ["output", "error", "input"].compactMap { settings.value($0) }
     let seesName =
-      patterns.contains { $0.range(of: "%[0-9]*x", options: .regularExpression) != nil }
+      patterns.contains(where: SbatchOptions.namesJob)
       || (scriptText ?? "").contains("SLURM_JOB_NAME") || (wrap ?? "").contains("SLURM_JOB_NAME")
     let useTag = !passThrough && !givenName && !seesName
     let tagged = Shell.sanitizeName(defaultName, max: 48) + ".\(tag)"
@@ -732,5 +733,23 @@ extension SbatchOptions {
   /// `Submitted batch job N[ on cluster C]`, as sbatch prints it.
   public static func humanLine(_ r: SubmitResult) -> String {
     "Submitted batch job \(r.jobID)" + (r.cluster.map { " on cluster \($0)" } ?? "")
+  }
+}
+
+extension SbatchOptions {
+  /// Whether an `--output`/`--error`/`--input` pattern names the job: `%x`, with an
+  /// optional field width between (`%8x`), as sbatch expands it.
+  static func namesJob(_ pattern: String) -> Bool {
+    let b = Array(pattern.utf8)
+    var i = 0
+    while i < b.count {
+      if b[i] == UInt8(ascii: "%") {
+        var k = i + 1
+        while k < b.count && b[k] >= UInt8(ascii: "0") && b[k] <= UInt8(ascii: "9") { k += 1 }
+        if k < b.count && b[k] == UInt8(ascii: "x") { return true }
+      }
+      i += 1
+    }
+    return false
   }
 }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The command-line front end: parses arguments, runs a command, maps errors to exit codes.
 public enum SluiceCLI {
@@ -147,7 +148,7 @@ public enum SluiceCLI {
       "sluice \(version): run a research plan on Slurm without flooding it, losing a job or submitting one twice.\n\n"
     s += "Usage: sluice COMMAND [options]   (sluice COMMAND --help for each)\n\nCommands:\n"
     for c in commands {
-      s += "  " + c.name.padding(toLength: 10, withPad: " ", startingAt: 0) + c.summary + "\n"
+      s += "  " + c.name.padded(to: 10) + c.summary + "\n"
     }
     s += """
 

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// How the cluster wants GPUs asked for.
 public enum GPUFlag: String, Sendable, Codable, CaseIterable {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A value in the TOML subset sluice reads.
 public enum TOMLValue: Equatable, Sendable {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A finding about an input file, printed as `file:line:col: error: message`.
 public struct Diagnostic: Equatable, Sendable, CustomStringConvertible {

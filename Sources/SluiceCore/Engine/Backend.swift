@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What a backend learned about one run.
 public struct RunUpdate: Equatable, Sendable {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Errors that end a command with a specific exit code.
 public enum SluiceError: Error, CustomStringConvertible {

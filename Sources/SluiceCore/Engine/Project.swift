@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Where a project's files are, resolved once.
 public struct ProjectPaths: Equatable, Sendable {

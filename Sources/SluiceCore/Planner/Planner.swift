@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What the cluster (or machine) offers, as the planner needs it.
 public struct CapacityInput: Equatable, Sendable {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// One sbatch submission: a single run, or several runs with the same resources
 /// as one job array (index i runs `members[i]`).

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 public struct TemplateError: Error, CustomStringConvertible, Equatable {
   public var template: String
@@ -15,7 +16,7 @@ public enum Template {
     var i = text.startIndex
     while i < text.endIndex {
       if text[i...].hasPrefix("{{") {
-        guard let close = text.range(of: "}}", range: text.index(i, offsetBy: 2)..<text.endIndex) else {
+        guard let close = text.firstRange(of: "}}", from: text.index(i, offsetBy: 2)) else {
           throw TemplateError(template: name, line: line, message: "'{{' is never closed with '}}'")
         }
         let key = text[text.index(i, offsetBy: 2)..<close.lowerBound].trimmed(newlines: false)

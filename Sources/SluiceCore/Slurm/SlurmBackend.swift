@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 #if canImport(Glibc)
   import Glibc
@@ -102,7 +103,7 @@ public final class SlurmCLI {
     let (r, answer) = try p.work.wait()
     log.append((p.argv, r.duration, r.exitCode))
     verbose?(
-      String(format: "[slurm] %.3fs exit %d (overlapped): ", r.duration, r.exitCode)
+      "[slurm] \(Text.fixed(r.duration, digits: 3))s exit \(r.exitCode) (overlapped): "
         + p.argv.map { Shell.quote($0.replacingAll("\u{1f}", with: "\\x1f")) }.joined(
           separator: " "))
     return (r, answer)
@@ -114,7 +115,7 @@ public final class SlurmCLI {
     let r = try runner.run(request(argv, timeout: timeout, stdin: stdin, lateInput: lateInput))
     log.append((argv, r.duration, r.exitCode))
     verbose?(
-      String(format: "[slurm] %.3fs exit %d%@: ", r.duration, r.exitCode, r.timedOut ? " (timed out)" : "")
+      "[slurm] \(Text.fixed(r.duration, digits: 3))s exit \(r.exitCode)\(r.timedOut ? " (timed out)" : ""): "
         + argv.map { Shell.quote($0.replacingAll("\u{1f}", with: "\\x1f")) }.joined(
           separator: " "))
     return r
@@ -299,12 +300,14 @@ public final class SlurmBackend: Backend, ArrayLimited {
     return out
   }
 
+  /// `2026-12-01T19:55:14` in the local time zone, as sacct's `-S` reads it.
   static func slurmTime(_ d: Date) -> String {
-    let f = DateFormatter()
-    f.locale = Locale(identifier: "en_US_POSIX")
-    f.timeZone = TimeZone.current
-    f.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
-    return f.string(from: d)
+    var t = time_t(d.timeIntervalSince1970.rounded(.down))
+    var parts = tm()
+    localtime_r(&t, &parts)
+    var buf = [CChar](repeating: 0, count: 32)
+    let n = strftime(&buf, buf.count, "%Y-%m-%dT%H:%M:%S", &parts)
+    return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
   }
 
   public func ping() -> (ok: Bool, message: String) {
@@ -441,7 +444,7 @@ public final class SlurmBackend: Backend, ArrayLimited {
   /// the next piece. `finish` checks it saw all of the output; if not (a runner
   /// that does not stream), it reads the whole output.
   final class QueueReader: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private var index = QueueIndex()
     private var rest = Data()
     private var seen = 0

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 // Value types that describe what Slurm told sluice. Parsers produce them from
 // command output; the planner and the tick consume them. Nothing here runs a

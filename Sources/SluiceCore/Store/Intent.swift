@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// One submission about to go to sbatch: its tag and its runs (positions in
 /// `state.runs`), already marked `submitting` under the tag.

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A tracked run's life cycle.
 public enum RunState: String, Sendable, Codable, CaseIterable {

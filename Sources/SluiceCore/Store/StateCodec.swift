@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A fast reader and writer for `active.json`, the file every tick loads.
 /// Foundation's Codable JSON costs ~40 ms for 1,000 runs; this costs a few.

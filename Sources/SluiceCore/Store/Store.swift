@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What a tick works on: sweeps and every run not yet archived.
 public struct ActiveState: Equatable, Sendable {
@@ -393,7 +394,7 @@ public final class Store: @unchecked Sendable {
       let json = archiveDir + "/" + seg.replacingAll(".tsv", with: ".json")
       let raw = try Files.read(archiveDir + "/" + seg)
       let needle = Array(key.utf8)
-      if raw.range(of: Data(needle)) == nil { continue }
+      if !Text.containsBytes(raw, needle) { continue }
       guard Files.exists(json) else { continue }
       let data = try Files.read(json)
       let probe = try JSONDecoder().decode(VersionProbe.self, from: data)

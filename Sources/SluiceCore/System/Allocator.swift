@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// malloc settings for a short-lived command that builds a few MB of model:
 /// glibc serves blocks over 128 KiB from fresh mmaps and hands them back on
@@ -8,7 +9,7 @@ import Foundation
 public enum Allocator {
   nonisolated(unsafe) private static var short = false
   nonisolated(unsafe) private static var kept: [Any] = []
-  private static let keptLock = NSLock()
+  private static let keptLock = Lock()
 
   public static func tuneForShortCommand() {
     short = true

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 #if canImport(Glibc)
   import Glibc
@@ -45,6 +46,11 @@ public enum Files {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     if fd < 0 { throw FileError.errno(path, "cannot open") }
     defer { close(fd) }
+    return try readAll(fd, name: path)
+  }
+
+  /// What is left to read from `fd`, to its end (`name` for errors).
+  public static func readAll(_ fd: Int32, name: String) throws -> Data {
     // One buffer of the file's size (plus room to see it grow), read straight into.
     var st = stat()
     let size = fstat(fd, &st) == 0 && st.st_size > 0 ? Int(st.st_size) : 0
@@ -57,7 +63,7 @@ public enum Files {
       }
       if n < 0 {
         if errno == EINTR { continue }
-        throw FileError.errno(path, "cannot read")
+        throw FileError.errno(name, "cannot read")
       }
       if n == 0 { break }
       used += n
@@ -214,7 +220,7 @@ public struct SystemClock: Clock {
 }
 
 public final class FixedClock: Clock, @unchecked Sendable {
-  private let lock = NSLock()
+  private let lock = Lock()
   private var current: Date
   public init(_ date: Date) { current = date }
   public func now() -> Date { lock.withLock { current } }
@@ -222,25 +228,17 @@ public final class FixedClock: Clock, @unchecked Sendable {
 }
 
 public enum Timestamps {
-  // Formatters are costly to make (ICU); these are made once and only read.
-  nonisolated(unsafe) static let fractional: ISO8601DateFormatter = {
-    let f = ISO8601DateFormatter()
-    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return f
-  }()
-  nonisolated(unsafe) static let whole: ISO8601DateFormatter = {
-    let f = ISO8601DateFormatter()
-    f.formatOptions = [.withInternetDateTime]
-    return f
-  }()
-  static let lock = NSLock()
+  // The format styles (FoundationEssentials, no ICU) only for what the hand-written
+  // paths below do not take.
+  static let fractional = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+  static let whole = Date.ISO8601FormatStyle()
 
   /// `2026-12-01T19:55:14.360Z`: UTC, milliseconds, written by hand (the
   /// formatter costs a few ms to make and ~20 µs a call); the formatter only
   /// for years outside 1970...9999.
   public static func iso(_ date: Date) -> String {
     let t = date.timeIntervalSince1970
-    guard t >= 0, t < 253_402_300_799 else { return lock.withLock { fractional.string(from: date) } }
+    guard t >= 0, t < 253_402_300_799 else { return fractional.format(date) }
     let ms = Int((t * 1000 + 0.5).rounded(.down))  // to the nearest ms, as the formatter does
     let secs = ms / 1000
     let days = secs / 86400
@@ -289,7 +287,7 @@ public enum Timestamps {
   /// ~0.1 ms a call, too slow for a tick over 1,000 runs.
   public static func parse(_ s: String) -> Date? {
     if let d = fastParse(s) { return d }
-    return lock.withLock { fractional.date(from: s) ?? whole.date(from: s) }
+    return (try? fractional.parse(s)) ?? (try? whole.parse(s))
   }
 
   static func fastParse(_ s: String) -> Date? {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 #if canImport(Glibc)
   import Glibc
@@ -110,6 +111,26 @@ public enum Environment {
 }
 
 extension StringProtocol {
+  /// Padded with spaces on the right to `width` characters (for help columns).
+  public func padded(to width: Int) -> String {
+    let n = count
+    return n >= width ? String(self) : String(self) + String(repeating: " ", count: width - n)
+  }
+
+  /// The range of the first `needle` at or after `from`, compared by UTF-8 bytes.
+  public func firstRange(of needle: String, from: Index) -> Range<Index>? {
+    guard !needle.isEmpty else { return from..<from }
+    var i = from
+    while i < endIndex {
+      if self[i...].hasPrefix(needle) {
+        let end = self.index(i, offsetBy: needle.count)
+        return i..<end
+      }
+      i = self.index(after: i)
+    }
+    return nil
+  }
+
   /// Without leading and trailing white space: `trimmingCharacters(in:
   /// .whitespacesAndNewlines)`, or `.whitespaces` when `newlines` is false.
   public func trimmed(newlines: Bool = true) -> String {
@@ -177,6 +198,46 @@ enum Text {
     case 0x09, 0x20, 0xA0, 0x1680, 0x2000...0x200B, 0x202F, 0x205F, 0x3000: return true
     case 0x0A...0x0D, 0x85, 0x2028, 0x2029: return newlines
     default: return false
+    }
+  }
+
+  /// `x` with `digits` decimals, as `%.Nf` prints it (for finite, modest values).
+  static func fixed(_ x: Double, digits: Int) -> String {
+    guard x.isFinite else { return String(x) }
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let n = Int((abs(x) * scale).rounded())
+    let whole = n / Int(scale)
+    let frac = String(n % Int(scale))
+    let sign = x < 0 && n > 0 ? "-" : ""
+    if digits == 0 { return sign + String(whole) }
+    return sign + String(whole) + "." + String(repeating: "0", count: digits - frac.count) + frac
+  }
+
+  /// An ASCII letter or digit.
+  static func isAlphanumeric(_ s: Unicode.Scalar) -> Bool {
+    switch s.value {
+    case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return true
+    default: return false
+    }
+  }
+
+  /// Whether `needle` appears in `data`, byte for byte.
+  static func containsBytes(_ data: Data, _ needle: [UInt8]) -> Bool {
+    guard let head = needle.first else { return true }
+    return data.withUnsafeBytes { (h: UnsafeRawBufferPointer) -> Bool in
+      guard h.count >= needle.count else { return false }
+      var i = 0
+      let last = h.count - needle.count
+      while i <= last {
+        if h[i] == head {
+          var k = 1
+          while k < needle.count && h[i + k] == needle[k] { k += 1 }
+          if k == needle.count { return true }
+        }
+        i += 1
+      }
+      return false
     }
   }
 }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Parameter grids: `lr = 1e-3, 3e-4; seed = 0, 1` and `{name}` placeholders.
 public enum Grid {

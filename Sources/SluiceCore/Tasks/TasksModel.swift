@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A task's checkbox marker.
 public enum Marker: String, Sendable, Codable, CaseIterable {

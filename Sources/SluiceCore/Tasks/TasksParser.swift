@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Reads a markdown tasks file. Pure: bytes in, document or diagnostics out.
 public enum TasksParser {

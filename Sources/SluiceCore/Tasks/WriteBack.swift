@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A marker change sluice wants to make: task `taskID` from `from` to `to`.
 public struct MarkerEdit: Equatable, Sendable {

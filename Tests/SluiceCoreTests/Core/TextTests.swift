@@ -108,3 +108,61 @@ final class TextTests: XCTestCase {
     XCTAssertTrue("x".containsBytes(""))
   }
 }
+
+/// The small pieces that replaced Foundation-only calls (String(format:),
+/// padding, regular expressions, Data.range, DateFormatter) when sluice moved to
+/// FoundationEssentials: each checked against what the Foundation call gave.
+final class EssentialsReplacementTests: XCTestCase {
+  func testFixedMatchesPrintf() {
+    for x in [0.0, 0.0004, 0.0005, 0.0126, 1.5, 12.3456, 100.0, 2.9999, -0.25] {
+      XCTAssertEqual(Text.fixed(x, digits: 3), String(format: "%.3f", x), "\(x)")
+    }
+  }
+
+  func testPaddedMatchesFoundationPadding() {
+    for (s, w) in [("tick", 10), ("--gpus-free N", 24), ("a-very-long-option-name", 10), ("", 3)] {
+      let want = s.count >= w ? s : s.padding(toLength: w, withPad: " ", startingAt: 0)
+      XCTAssertEqual(s.padded(to: w), want)
+    }
+  }
+
+  func testFirstRangeFindsTheNextClose() {
+    let t = "a {{x}} b }}"
+    let r = t.firstRange(of: "}}", from: t.index(t.startIndex, offsetBy: 4))
+    XCTAssertEqual(r.map { t.distance(from: t.startIndex, to: $0.lowerBound) }, 5)
+    XCTAssertNil(t.firstRange(of: "{{", from: t.index(t.startIndex, offsetBy: 3)))
+  }
+
+  func testNamesJobMatchesTheRegularExpression() {
+    for p in ["%x.out", "log-%8x-%j", "%j.out", "%%x", "x%", "%", "%12", "a%0x", "%A_%a.out", "%X"] {
+      let regex = p.range(of: "%[0-9]*x", options: .regularExpression) != nil
+      XCTAssertEqual(SbatchOptions.namesJob(p), regex, p)
+    }
+  }
+
+  func testContainsBytes() {
+    let d = Data("runs\tsweep.12\tqueued\n".utf8)
+    XCTAssertTrue(Text.containsBytes(d, Array("sweep.12".utf8)))
+    XCTAssertFalse(Text.containsBytes(d, Array("sweep.13".utf8)))
+    XCTAssertFalse(Text.containsBytes(Data("ab".utf8), Array("abc".utf8)))
+    XCTAssertTrue(Text.containsBytes(d, []))
+  }
+
+  func testSlurmTimeIsLocalTimeAsDateFormatterWroteIt() {
+    let f = DateFormatter()
+    f.locale = Locale(identifier: "en_US_POSIX")
+    f.timeZone = TimeZone.current
+    f.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
+    for t in [0.0, 1_764_619_514.36, 1_800_000_000.999] {
+      let d = Date(timeIntervalSince1970: t)
+      XCTAssertEqual(SlurmBackend.slurmTime(d), f.string(from: d))
+    }
+  }
+
+  func testTimestampsOutsideTheFastPathStillFormatAndParse() {
+    let d = Date(timeIntervalSince1970: -86_400.5)
+    let s = Timestamps.iso(d)
+    XCTAssertEqual(s, "1969-12-30T23:59:59.500Z")
+    XCTAssertEqual(Timestamps.parse(s)?.timeIntervalSince1970 ?? 0, -86_400.5, accuracy: 0.001)
+  }
+}

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// GRES strings as `sinfo`/`scontrol` print them: `gpu:4`, `gpu:a100:4(S:0-1)`,
 /// `gpu:h100:3(IDX:1-3)`, `gpu:(null):0(IDX:N/A)`, `gpu:model_a:2,gpu:model_b:2`,

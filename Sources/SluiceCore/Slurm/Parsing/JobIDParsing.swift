@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 extension JobID {
   /// Parses a job id as `squeue`/`sacct`/`sbatch` print it: `123`, `123_7`,

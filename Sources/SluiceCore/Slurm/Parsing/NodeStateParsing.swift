@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 extension NodeState {
   /// The suffix characters Slurm appends to a state name.

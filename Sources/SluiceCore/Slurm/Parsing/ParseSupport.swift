@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 // Shared plumbing for the Slurm output parsers: lossy decoding, exact line and
 // field splitting, the skipped-line report and the parse error.

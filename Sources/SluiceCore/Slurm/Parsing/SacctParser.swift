@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// One `sacct` step line (`123.batch`, `123.extern`, `123.0`), seen when `-X` is absent.
 public struct SacctStep: Equatable, Sendable {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// One row of `sacctmgr show assoc` (empty limit = unlimited = nil).
 public struct SlurmAssociation: Equatable, Sendable {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Parser for what `sbatch` prints on success.
 public enum SbatchParser {
@@ -48,7 +49,7 @@ public enum SbatchParser {
   static func isWord(_ text: String) -> Bool {
     !text.isEmpty && text.count <= 128
       && text.unicodeScalars.allSatisfy {
-        $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0))
+        $0.isASCII && (Text.isAlphanumeric($0) || "-_.".unicodeScalars.contains($0))
       }
   }
 }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// One `scontrol show` record (a node, a job...): its `Key=Value` fields in order.
 /// Keys may repeat (a job's per-node `Nodes=` lines).

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// CPU counts as `sinfo` prints them in `CPUsState` / `%C`: `A/I/O/T`.
 public struct CPUsState: Equatable, Sendable {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Classifies what a failed Slurm command printed. Matching is by case-insensitive
 /// substring, in this order (first match wins):

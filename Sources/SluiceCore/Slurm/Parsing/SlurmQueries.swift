@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The exact argument vectors sluice runs to ask Slurm things, next to the parsers
 /// that read their output. Pure: nothing here runs a command. Each array starts with

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Parser for `squeue -h -r -O '...'` job rows.
 public enum SqueueParser {

@@ -1,12 +1,9 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import SluiceCore
 
-#if canImport(Glibc)
-  import Glibc
-#endif
-
 /// The least a tick with sluice's guarantees can do, timed beside the tick: a
-/// process of the same kind (a static Swift binary) that starts `sbatch --parsable`
+/// process of the same kind (a static Swift binary with sluice's libraries) that starts `sbatch --parsable`
 /// first, saves the run table, puts the intent on stable storage (file and folder
 /// fsynced, as the tick does) before sbatch may read the script, hands sbatch the
 /// script on stdin, and after the answer writes the receipt and the events, all
@@ -14,10 +11,10 @@ import SluiceCore
 /// config, tasks file, lock, state, expansion, plan or rendering: what is left of a
 /// tick's time is starting a process and the calls it must make.
 ///
-/// `sluice-bench floor SCRIPT TABLE INTENT RECEIPT EVENTS OUT` prints sbatch's answer.
+/// `sluice-floor SCRIPT TABLE INTENT RECEIPT EVENTS OUT` (run by `sluice-bench`) prints sbatch's answer.
 enum Floor {
   static func run(_ a: [String]) -> Never {
-    guard a.count == 6 else { fail("usage: sluice-bench floor SCRIPT TABLE INTENT RECEIPT EVENTS OUT") }
+    guard a.count == 6 else { fail("usage: sluice-floor SCRIPT TABLE INTENT RECEIPT EVENTS OUT") }
     var toChild: [Int32] = [0, 0]
     var fromChild: [Int32] = [0, 0]
     guard pipe(&toChild) == 0, pipe(&fromChild) == 0 else { fail("pipe failed") }
@@ -38,7 +35,7 @@ enum Floor {
       try Files.writeAtomically(out + "/intent.json", try Files.read(a[2]), durability: .synced)
       _ = script.withUnsafeBytes { write(toChild[1], $0.baseAddress, $0.count) }
       close(toChild[1])
-      let answer = readToEnd(fromChild[0])
+      let answer = (try? Files.readAll(fromChild[0], name: "sbatch's output")) ?? Data()
       var status: Int32 = 0
       waitpid(pid, &status, 0)
       try Files.writeAtomically(out + "/receipt.json", try Files.read(a[3]), durability: .ordered)
@@ -51,7 +48,7 @@ enum Floor {
   }
 
   static func fail(_ message: String) -> Never {
-    let line = Array("sluice-bench floor: \(message)\n".utf8)
+    let line = Array("sluice-floor: \(message)\n".utf8)
     _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     _exit(2)
   }
