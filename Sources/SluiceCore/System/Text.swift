@@ -146,21 +146,7 @@ extension StringProtocol {
   /// which bridged each line of a tasks file to search it.
   public func containsBytes(_ needle: String) -> Bool {
     let n = Array(needle.utf8)
-    guard let head = n.first else { return true }
-    func search(_ h: UnsafeBufferPointer<UInt8>) -> Bool {
-      guard h.count >= n.count else { return false }
-      var i = 0
-      let last = h.count - n.count
-      while i <= last {
-        if h[i] == head {
-          var k = 1
-          while k < n.count && h[i + k] == n[k] { k += 1 }
-          if k == n.count { return true }
-        }
-        i += 1
-      }
-      return false
-    }
+    func search(_ h: UnsafeBufferPointer<UInt8>) -> Bool { Text.contains(UnsafeRawBufferPointer(h), n) }
     if let found = utf8.withContiguousStorageIfAvailable(search) { return found }
     return Array(utf8).withUnsafeBufferPointer(search)
   }
@@ -224,20 +210,23 @@ enum Text {
 
   /// Whether `needle` appears in `data`, byte for byte.
   static func containsBytes(_ data: Data, _ needle: [UInt8]) -> Bool {
+    data.withUnsafeBytes { contains($0, needle) }
+  }
+
+  /// Whether `needle` appears in `h`, byte for byte (an empty one always does).
+  static func contains(_ h: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Bool {
     guard let head = needle.first else { return true }
-    return data.withUnsafeBytes { (h: UnsafeRawBufferPointer) -> Bool in
-      guard h.count >= needle.count else { return false }
-      var i = 0
-      let last = h.count - needle.count
-      while i <= last {
-        if h[i] == head {
-          var k = 1
-          while k < needle.count && h[i + k] == needle[k] { k += 1 }
-          if k == needle.count { return true }
-        }
-        i += 1
+    guard h.count >= needle.count else { return false }
+    var i = 0
+    let last = h.count - needle.count
+    while i <= last {
+      if h[i] == head {
+        var k = 1
+        while k < needle.count && h[i + k] == needle[k] { k += 1 }
+        if k == needle.count { return true }
       }
-      return false
+      i += 1
     }
+    return false
   }
 }
