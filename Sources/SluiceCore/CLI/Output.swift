@@ -1,10 +1,6 @@
 import FoundationEssentials
 import Glibc
 
-#if canImport(Glibc)
-  import Glibc
-#endif
-
 /// Where the front end writes. Tests capture it; the binary writes to stdout/stderr.
 public final class Output: @unchecked Sendable {
   public var out: (String) -> Void

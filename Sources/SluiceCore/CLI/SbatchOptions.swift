@@ -739,17 +739,5 @@ extension SbatchOptions {
 extension SbatchOptions {
   /// Whether an `--output`/`--error`/`--input` pattern names the job: `%x`, with an
   /// optional field width between (`%8x`), as sbatch expands it.
-  static func namesJob(_ pattern: String) -> Bool {
-    let b = Array(pattern.utf8)
-    var i = 0
-    while i < b.count {
-      if b[i] == UInt8(ascii: "%") {
-        var k = i + 1
-        while k < b.count && b[k] >= UInt8(ascii: "0") && b[k] <= UInt8(ascii: "9") { k += 1 }
-        if k < b.count && b[k] == UInt8(ascii: "x") { return true }
-      }
-      i += 1
-    }
-    return false
-  }
+  static func namesJob(_ pattern: String) -> Bool { pattern.contains(/%[0-9]*x/) }
 }

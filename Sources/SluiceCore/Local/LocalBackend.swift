@@ -1,10 +1,6 @@
 import FoundationEssentials
 import Glibc
 
-#if canImport(Glibc)
-  import Glibc
-#endif
-
 /// Runs the plan on this machine: each run detached in its own session, pinned
 /// to GPUs with CUDA_VISIBLE_DEVICES, its time limit enforced with timeout(1),
 /// and its pid, start time and exit status kept in `.sluice/local/` so a later

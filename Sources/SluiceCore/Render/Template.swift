@@ -16,7 +16,7 @@ public enum Template {
     var i = text.startIndex
     while i < text.endIndex {
       if text[i...].hasPrefix("{{") {
-        guard let close = text.firstRange(of: "}}", from: text.index(i, offsetBy: 2)) else {
+        guard let close = text[text.index(i, offsetBy: 2)...].firstRange(of: "}}") else {
           throw TemplateError(template: name, line: line, message: "'{{' is never closed with '}}'")
         }
         let key = text[text.index(i, offsetBy: 2)..<close.lowerBound].trimmed(newlines: false)

@@ -1,10 +1,6 @@
 import FoundationEssentials
 import Glibc
 
-#if canImport(Glibc)
-  import Glibc
-#endif
-
 /// Runs Slurm's programs: argv only, found through `[slurm] bin_dir`, then PATH,
 /// then the usual install folders; `SLURM_TIME_FORMAT` set; every call counted
 /// and, with `--verbose`, logged with its duration.
@@ -306,8 +302,8 @@ public final class SlurmBackend: Backend, ArrayLimited {
     var parts = tm()
     localtime_r(&t, &parts)
     var buf = [CChar](repeating: 0, count: 32)
-    let n = strftime(&buf, buf.count, "%Y-%m-%dT%H:%M:%S", &parts)
-    return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    strftime(&buf, buf.count, "%Y-%m-%dT%H:%M:%S", &parts)
+    return String(cString: buf)
   }
 
   public func ping() -> (ok: Bool, message: String) {

@@ -1,10 +1,6 @@
 import FoundationEssentials
 import Glibc
 
-#if canImport(Glibc)
-  import Glibc
-#endif
-
 /// The outcome of running a program. A non-zero exit is a result, not an error.
 public struct CommandResult: Sendable, Equatable {
   public var exitCode: Int32

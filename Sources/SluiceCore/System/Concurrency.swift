@@ -2,10 +2,6 @@ import Dispatch
 import FoundationEssentials
 import Glibc
 
-#if canImport(Glibc)
-  import Glibc
-#endif
-
 /// Work started on its own thread; `wait` gives its result.
 ///
 /// A plain detached pthread, not a Foundation `Thread`: one of those costs ~0.3 ms

@@ -1,10 +1,6 @@
 import FoundationEssentials
 import Glibc
 
-#if canImport(Glibc)
-  import Glibc
-#endif
-
 public struct FileError: Error, CustomStringConvertible, Equatable {
   public var path: String
   public var message: String

@@ -1,10 +1,6 @@
 import FoundationEssentials
 import Glibc
 
-#if canImport(Glibc)
-  import Glibc
-#endif
-
 /// Who holds (or held) the project lock.
 public struct LockHolder: Equatable, Sendable, CustomStringConvertible {
   public var host: String

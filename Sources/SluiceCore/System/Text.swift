@@ -1,10 +1,6 @@
 import FoundationEssentials
 import Glibc
 
-#if canImport(Glibc)
-  import Glibc
-#endif
-
 // Small string and path operations done without Foundation's NSString bridge.
 // Every sluice command starts with a handful of them (config paths, the tasks
 // file's titles, temp-file names), and through NSString each first call cost
@@ -115,20 +111,6 @@ extension StringProtocol {
   public func padded(to width: Int) -> String {
     let n = count
     return n >= width ? String(self) : String(self) + String(repeating: " ", count: width - n)
-  }
-
-  /// The range of the first `needle` at or after `from`, compared by UTF-8 bytes.
-  public func firstRange(of needle: String, from: Index) -> Range<Index>? {
-    guard !needle.isEmpty else { return from..<from }
-    var i = from
-    while i < endIndex {
-      if self[i...].hasPrefix(needle) {
-        let end = self.index(i, offsetBy: needle.count)
-        return i..<end
-      }
-      i = self.index(after: i)
-    }
-    return nil
   }
 
   /// Without leading and trailing white space: `trimmingCharacters(in:

@@ -126,11 +126,10 @@ final class EssentialsReplacementTests: XCTestCase {
     }
   }
 
-  func testFirstRangeFindsTheNextClose() {
-    let t = "a {{x}} b }}"
-    let r = t.firstRange(of: "}}", from: t.index(t.startIndex, offsetBy: 4))
-    XCTAssertEqual(r.map { t.distance(from: t.startIndex, to: $0.lowerBound) }, 5)
-    XCTAssertNil(t.firstRange(of: "{{", from: t.index(t.startIndex, offsetBy: 3)))
+  func testTemplateFindsEachPlaceholdersOwnClose() throws {
+    XCTAssertEqual(
+      try Template.render("a {{x}} b }} {{ y }}", name: "t", values: ["x": "1", "y": "2"]), "a 1 b }} 2")
+    XCTAssertThrowsError(try Template.render("a }} {{x", name: "t", values: ["x": "1"]))
   }
 
   func testNamesJobMatchesTheRegularExpression() {
