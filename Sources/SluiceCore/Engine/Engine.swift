@@ -251,6 +251,8 @@ public final class Engine {
     // their grid.
     var fills: [String: GridFill] = [:]
     if !options.syncOnly {
+      report.warnings += Self.unrecordedInProgress(doc, state, path: displayPath(paths.tasksFile)).map(
+        \.description)
       var archived: [RunSummary]?  // read only if some reset task has archived failures
       // A task reset from [!] to [ ] by a person: its failed runs go again.
       for task in doc.runnableTasks {
@@ -622,6 +624,22 @@ public final class Engine {
   ) {
     let edits = Expander.markerEdits(document: doc, state: state)
     return (edits, edits.isEmpty ? nil : Background { try WriteBack.write(edits, document: doc) })
+  }
+
+  /// Tasks with a run spec marked `[/]` of which sluice has no runs (marked by hand,
+  /// or the state folder was removed): no tick submits them, as it would not know
+  /// whether their jobs are still out, so each gets a warning saying what to do.
+  static func unrecordedInProgress(_ doc: TasksDocument, _ state: ActiveState, path: String) -> [Diagnostic] {
+    doc.tasks.filter { t in
+      t.marker == .inProgress && t.spec != nil && !state.sweeps.contains { $0.task == t.id }
+    }.map { t in
+      Diagnostic(
+        file: path, line: t.line, severity: .warning,
+        message:
+          "task '\(t.id)' is marked [/] but sluice has no runs of it, so no tick will submit it; "
+          + "mark it [ ] to have sluice run it (if its jobs may still be out, check squeue first), or [x] if it is done"
+      )
+    }
   }
 
   /// Whether a tick will probably submit, judged before its sync and plan: a runnable

@@ -158,6 +158,31 @@ class TickSuite: XCTestCase {
     XCTAssertTrue(read(dir + "/.sluice/log.md").contains("- marked [x] Later"))
   }
 
+  /// A task marked `[/]` by hand (or whose `.sluice/` was removed) is not submitted:
+  /// its jobs may still be out. Each tick says so, naming the line and the fix, and
+  /// the fix works.
+  func checkInProgressTaskWithoutRunsWarnsAndWaits() throws {
+    try requireBackend()
+    let dir = project("## P\n- [/] Train\n  - run: `true`\n- [ ] Eval\n  - run: `true`\n")
+    let warning =
+      "tasks.md:2:1: warning: task 'p1-train' is marked [/] but sluice has no runs of it, so no tick will submit it; mark it [ ] to have sluice run it"
+    let first = sluice(["tick"], cwd: dir)
+    XCTAssertEqual(first.code, 0, first.err)
+    XCTAssertTrue(first.err.contains(warning), first.err)
+    XCTAssertEqual(
+      runsJSON(dir).compactMap { $0["id"] as? String }, ["p1-eval"], "only the [ ] task went out")
+    let plan = sluice(["plan"], cwd: dir)
+    XCTAssertTrue(plan.err.contains(warning), plan.err)
+    // The person takes the advice.
+    write(
+      dir + "/tasks.md", read(dir + "/tasks.md").replacingOccurrences(of: "- [/] Train", with: "- [ ] Train"))
+    let next = sluice(["tick"], cwd: dir)
+    XCTAssertEqual(next.code, 0, next.err)
+    XCTAssertFalse(next.err.contains("has no runs of it"), next.err)
+    XCTAssertEqual(Set(runsJSON(dir).compactMap { $0["id"] as? String }), ["p1-eval", "p1-train"])
+    tickUntil(dir) { markers(dir) == ["[x] Train", "[x] Eval"] }
+  }
+
   func checkFailingCommandEndsFailedWithExitCode() throws {
     try requireBackend()
     let dir = project("## P\n- [ ] Breaks\n  - run: `echo oops >&2; exit 3`\n- [ ] Fine\n  - run: `true`\n")
@@ -372,6 +397,9 @@ final class LocalTickTests: TickSuite {
   }
   func testRunsToTheGateWithinCapacity() throws { try checkRunsToTheGateWithinCapacity() }
   func testFailingCommand() throws { try checkFailingCommandEndsFailedWithExitCode() }
+  func testInProgressTaskWithoutRunsWarnsAndWaits() throws {
+    try checkInProgressTaskWithoutRunsWarnsAndWaits()
+  }
   func testCancel() throws { try checkCancelledByCancel() }
   func testTimeLimit() throws { try checkTimeLimitGivesTimeout() }
   func testTwoTicksTogether() throws { try checkTwoTicksTogetherSubmitOnce() }
@@ -419,6 +447,9 @@ final class SlurmTickTests: TickSuite {
   }
   func testRunsToTheGateWithinCapacity() throws { try checkRunsToTheGateWithinCapacity() }
   func testFailingCommand() throws { try checkFailingCommandEndsFailedWithExitCode() }
+  func testInProgressTaskWithoutRunsWarnsAndWaits() throws {
+    try checkInProgressTaskWithoutRunsWarnsAndWaits()
+  }
   func testCancel() throws { try checkCancelledByCancel() }
   func testTimeLimit() throws { try checkTimeLimitGivesTimeout() }
   func testTwoTicksTogether() throws { try checkTwoTicksTogetherSubmitOnce() }
