@@ -301,9 +301,13 @@ public final class SlurmBackend: Backend, ArrayLimited {
     var t = time_t(d.timeIntervalSince1970.rounded(.down))
     var parts = tm()
     localtime_r(&t, &parts)
-    var buf = [CChar](repeating: 0, count: 32)
-    strftime(&buf, buf.count, "%Y-%m-%dT%H:%M:%S", &parts)
-    return String(cString: buf)
+    var buf = [UInt8](repeating: 0, count: 32)
+    let n = buf.withUnsafeMutableBufferPointer { b in
+      b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: b.count) {
+        strftime($0, b.count, "%Y-%m-%dT%H:%M:%S", &parts)
+      }
+    }
+    return String(decoding: buf[..<n], as: UTF8.self)
   }
 
   public func ping() -> (ok: Bool, message: String) {
