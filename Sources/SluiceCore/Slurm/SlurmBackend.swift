@@ -154,6 +154,8 @@ struct SlurmFacts: Codable, Equatable {
         default: try p.skipValue(depth: 1)
         }
       }
+      p.skip()
+      guard p.i == p.bytes.count else { throw p.fail("text after the object") }
       f.version = try p.req(version)
       f.fetched = try p.req(fetched)
       return f

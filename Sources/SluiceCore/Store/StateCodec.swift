@@ -93,7 +93,11 @@ enum StateCodec {
       guard i < bytes.count, bytes[i] == 0x22 else { throw fail("expected a key") }
       let start = i + 1
       var end = start
-      while end < bytes.count && bytes[end] != 0x22 && bytes[end] != 0x5C { end += 1 }
+      while end < bytes.count && bytes[end] != 0x22 && bytes[end] != 0x5C && bytes[end] >= 0x20
+        && bytes[end] < 0x80
+      {
+        end += 1
+      }
       let key: Key
       if end < bytes.count && bytes[end] == 0x22 {
         key = .raw(UnsafeBufferPointer(rebasing: bytes[start..<end]))
@@ -139,8 +143,9 @@ enum StateCodec {
     }
 
     /// An array of strings; `null` reads as empty (the writer never writes it).
+    /// A list of strings (not null: no list sluice writes may be).
     mutating func strings(depth: Int) throws -> [String] {
-      try array(depth: depth) { p in try p.req(p.string()) } ?? []
+      try req(array(depth: depth) { p in try p.req(p.string()) })
     }
 
     func req<T>(_ v: T?) throws -> T {
@@ -182,8 +187,13 @@ enum StateCodec {
       guard bytes[i] == 0x22 else { throw fail("expected a string") }
       let start = i + 1
       var end = start
-      while end < bytes.count && bytes[end] != 0x22 && bytes[end] != 0x5C { end += 1 }
-      guard end < bytes.count, bytes[end] == 0x22 else { return try quoted() }  // escapes: not kept
+      while end < bytes.count && bytes[end] != 0x22 && bytes[end] != 0x5C && bytes[end] >= 0x20
+        && bytes[end] < 0x80
+      {
+        end += 1
+      }
+      // Escapes, and text beyond ASCII (to be checked as UTF-8): not kept.
+      guard end < bytes.count, bytes[end] == 0x22 else { return try quoted() }
       let n = end - start
       i = end + 1
       let r = recent[slot]
@@ -194,6 +204,31 @@ enum StateCodec {
       let v = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
       recent[slot] = Recent(start: start, count: n, value: v)
       return v
+    }
+
+    /// JSON's number grammar, `-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`: what
+    /// Swift's Int and Double would also take (`+1`, `01`, `1.`) is a damaged file.
+    static func isJSONNumber(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+      var k = 0
+      func digits() -> Int {
+        let from = k
+        while k < b.count && b[k] >= 0x30 && b[k] <= 0x39 { k += 1 }
+        return k - from
+      }
+      if k < b.count && b[k] == 0x2D { k += 1 }
+      let whole = k
+      let n = digits()
+      guard n > 0, !(n > 1 && b[whole] == 0x30) else { return false }
+      if k < b.count && b[k] == 0x2E {
+        k += 1
+        guard digits() > 0 else { return false }
+      }
+      if k < b.count && (b[k] == 0x65 || b[k] == 0x45) {
+        k += 1
+        if k < b.count && (b[k] == 0x2B || b[k] == 0x2D) { k += 1 }
+        guard digits() > 0 else { return false }
+      }
+      return k == b.count
     }
 
     static func continuesNumber(_ c: UInt8) -> Bool {
@@ -216,7 +251,9 @@ enum StateCodec {
           break
         }
       }
-      guard i > start else { throw fail("expected a number") }
+      guard Self.isJSONNumber(UnsafeBufferPointer(rebasing: bytes[start..<i])) else {
+        throw fail("expected a number")
+      }
       return (String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self), fractional)
     }
 
@@ -229,7 +266,7 @@ enum StateCodec {
         n = n * 10 + Int(bytes[k] - 0x30)
         k += 1
       }
-      if k > i && (k == bytes.count || !Self.continuesNumber(bytes[k])) {
+      if k > i && (k == bytes.count || !Self.continuesNumber(bytes[k])) && !(k - i > 1 && bytes[i] == 0x30) {
         i = k
         return n
       }
@@ -243,7 +280,7 @@ enum StateCodec {
 
     mutating func double() throws -> Double? {
       if try isNull() { return nil }
-      guard let d = Double(try numberText().text) else { throw fail("expected a number") }
+      guard let d = Double(try numberText().text), d.isFinite else { throw fail("expected a number") }
       return d
     }
 
@@ -289,6 +326,8 @@ enum StateCodec {
         if bytes[i] == 0x5C {
           simple = false
           i += 2
+        } else if bytes[i] < 0x20 {  // JSON escapes these; raw, the file is damaged
+          throw fail("control character in a string")
         } else {
           i += 1
         }
@@ -296,7 +335,7 @@ enum StateCodec {
       guard i < bytes.count else { throw fail("string not closed") }
       defer { i += 1 }
       let slice = UnsafeBufferPointer(rebasing: bytes[start..<i])
-      if simple { return String(decoding: slice, as: UTF8.self) }
+      if simple { return try utf8(slice) }
       var out: [UInt8] = []
       out.reserveCapacity(slice.count)
       var k = 0
@@ -315,26 +354,47 @@ enum StateCodec {
         case 0x72: out.append(0x0D)
         case 0x62: out.append(0x08)
         case 0x66: out.append(0x0C)
+        case 0x22, 0x5C, 0x2F: out.append(e)
         case 0x75:
-          guard k + 4 <= slice.count,
-            var code = UInt32(
-              String(decoding: UnsafeBufferPointer(rebasing: slice[k..<(k + 4)]), as: UTF8.self), radix: 16)
-          else { throw fail("bad \\u escape") }
+          guard var code = Self.hex4(slice, at: k) else { throw fail("bad \\u escape") }
           k += 4
-          // Surrogate pair.
-          if code >= 0xD800 && code < 0xDC00, k + 6 <= slice.count, slice[k] == 0x5C, slice[k + 1] == 0x75,
-            let low = UInt32(
-              String(decoding: UnsafeBufferPointer(rebasing: slice[(k + 2)..<(k + 6)]), as: UTF8.self),
-              radix: 16)
-          {
+          if code >= 0xDC00 && code < 0xE000 { throw fail("lone low surrogate") }
+          if code >= 0xD800 && code < 0xDC00 {  // a surrogate pair, or damage
+            guard k + 6 <= slice.count, slice[k] == 0x5C, slice[k + 1] == 0x75,
+              let low = Self.hex4(slice, at: k + 2), low >= 0xDC00 && low < 0xE000
+            else { throw fail("lone high surrogate") }
             code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
             k += 6
           }
-          out.append(contentsOf: Array(String(Unicode.Scalar(code).map(Character.init) ?? "\u{FFFD}").utf8))
-        default: out.append(e)
+          guard let scalar = Unicode.Scalar(code) else { throw fail("bad \\u escape") }
+          out.append(contentsOf: Array(String(Character(scalar)).utf8))
+        default: throw fail("bad escape")
         }
       }
-      return String(decoding: out, as: UTF8.self)
+      return try out.withUnsafeBufferPointer { try utf8($0) }
+    }
+
+    /// The four hex digits at `k` (exactly those: `UInt32(_:radix:)` would take a sign).
+    static func hex4(_ b: UnsafeBufferPointer<UInt8>, at k: Int) -> UInt32? {
+      guard k + 4 <= b.count else { return nil }
+      var v: UInt32 = 0
+      for c in b[k..<(k + 4)] {
+        switch c {
+        case 0x30...0x39: v = v << 4 | UInt32(c - 0x30)
+        case 0x41...0x46: v = v << 4 | UInt32(c - 0x41 + 10)
+        case 0x61...0x66: v = v << 4 | UInt32(c - 0x61 + 10)
+        default: return nil
+        }
+      }
+      return v
+    }
+
+    /// `b` as text, if it is UTF-8 (a damaged file's invalid bytes are not made into
+    /// U+FFFD, as `String(decoding:)` would).
+    func utf8(_ b: UnsafeBufferPointer<UInt8>) throws -> String {
+      if !b.contains(where: { $0 >= 0x80 }) { return String(decoding: b, as: UTF8.self) }
+      guard let s = String(validating: b, as: UTF8.self) else { throw fail("not UTF-8") }
+      return s
     }
 
   }
@@ -464,6 +524,12 @@ enum StateCodec {
     var state: RunState?
     var created: String?
     var attempt: Int?
+    // Lists and resources Codable requires too (never null in what sluice writes).
+    var params: [[String]]?
+    var resources: Resources?
+    var env: [String]?
+    var setup: [String]?
+    var history: [Attempt]?
     let all = RunKey.all  // once, not per key (each static access is a swift_once check)
     try p.fields(in: RunKey.keys, depth: depth) { p, at in
       switch all[at] {
@@ -472,12 +538,11 @@ enum StateCodec {
       case .sweep: r.sweep = try p.string(slot: at)
       case .task: r.task = try p.string(slot: at)
       case .command: command = try p.string(slot: at)
-      case .params:
-        r.params = try p.array(depth: depth + 1) { p in try p.strings(depth: depth + 2) } ?? []
-      case .resources: r.resources = try p.isNull() ? Resources() : resources(&p, depth: depth + 1)
+      case .params: params = try p.array(depth: depth + 1) { p in try p.strings(depth: depth + 2) }
+      case .resources: resources = try p.isNull() ? nil : StateCodec.resources(&p, depth: depth + 1)
       case .template: r.template = try p.string(slot: at)
-      case .env: r.env = try p.strings(depth: depth + 1)
-      case .setup: r.setup = try p.strings(depth: depth + 1)
+      case .env: env = try p.strings(depth: depth + 1)
+      case .setup: setup = try p.strings(depth: depth + 1)
       case .workdir: r.workdir = try p.string(slot: at)
       case .maxRetries: r.maxRetries = try p.int()
       case .array: r.array = try p.bool()
@@ -503,9 +568,14 @@ enum StateCodec {
       case .pidStart: r.pidStart = try p.int().flatMap { UInt64(exactly: $0) }
       case .source: r.source = try p.string(slot: at)
       case .history:
-        r.history = try p.array(depth: depth + 1) { p in try StateCodec.attempt(&p, depth: depth + 2) } ?? []
+        history = try p.array(depth: depth + 1) { p in try StateCodec.attempt(&p, depth: depth + 2) }
       }
     }
+    r.params = try req(params, "params")
+    r.resources = try req(resources, "resources")
+    r.env = try req(env, "env")
+    r.setup = try req(setup, "setup")
+    r.history = try req(history, "history")
     r.id = try req(id, "id")
     r.name = try req(name, "name")
     r.command = try req(command, "command")
@@ -517,6 +587,7 @@ enum StateCodec {
 
   static func sweep(_ p: inout Parser, depth: Int) throws -> Sweep {
     var s = Sweep(id: "", name: "", created: "")
+    var archived = false
     var id: String?
     var name: String?
     var created: String?
@@ -528,16 +599,16 @@ enum StateCodec {
       case "created": created = try p.string()
       case "task": s.task = try p.string()
       case "archived":
-        if try p.isNull() { break }
-        try p.object(depth: depth + 1) { p, k in
-          if let n = try p.int() { s.archived[k] = n }
-        }
+        guard try !p.isNull() else { throw MissingField(field: "sweep.archived") }
+        try p.object(depth: depth + 1) { p, k in s.archived[k] = try p.req(p.int()) }
+        archived = true
       default: try p.skipValue(depth: depth + 1)
       }
     }
     s.id = try req(id, "sweep.id")
     s.name = try req(name, "sweep.name")
     s.created = try req(created, "sweep.created")
+    if !archived { throw MissingField(field: "sweep.archived") }
     return s
   }
 

@@ -302,9 +302,10 @@ final class StoreTests: XCTestCase {
     let odd = """
       {"version":1,"archive_seq":4,"event_seq":9,"run_seq":2,"sweeps":[],"runs":[
       {"future":{"x":[1,"}",null]},"st\\u0061te":"running","name":"n","id":"a","command":"c",
-       "created":"t","attempt":0,"params":[],"env":[],"setup":[],"history":[]}]}
+       "created":"t","attempt":0,"params":[],"resources":{},"env":[],"setup":[],"history":[]}]}
       """
     let oddState = StateCodec.decodeActive(Data(odd.utf8))
+    XCTAssertEqual(try JSONDecoder().decode(ActiveFileV1.self, from: Data(odd.utf8)).runs, oddState?.runs)
     XCTAssertEqual(oddState?.runs.first?.state, .running)
     XCTAssertEqual(oddState?.runs.first?.id, "a")
     XCTAssertNil(

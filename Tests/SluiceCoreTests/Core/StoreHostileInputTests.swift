@@ -1,0 +1,148 @@
+import XCTest
+
+@testable import SluiceCore
+
+/// The hand-written readers of sluice's own files (the state, intents, the Slurm
+/// facts cache) against damaged bytes: every truncation, and thousands of seeded
+/// random edits, of real files. None may crash, and what a fast reader accepts
+/// Codable must read the same: a damaged file may be refused (and then explained by
+/// Codable), never read as something it did not say.
+extension StoreTests {
+  /// A seeded generator, so that a failure is the same on every run.
+  struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+      state &+= 0x9E37_79B9_7F4A_7C15
+      var z = state
+      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+      return z ^ (z >> 31)
+    }
+  }
+
+  /// `data`'s truncations, then `count` edits of it (a byte changed, dropped or
+  /// added, JSON's own characters most often).
+  func damaged(_ data: [UInt8], count: Int, seed: UInt64) -> [[UInt8]] {
+    var out = (0..<data.count).map { Array(data[..<$0]) }
+    var rng = SplitMix(state: seed)
+    let significant = Array("{}[]\",:\\0123456789-.etfnrlu ".utf8) + [0x00, 0x0A, 0x7F, 0xC3, 0xFF]
+    for _ in 0..<count {
+      var d = data
+      for _ in 0...Int.random(in: 0..<3, using: &rng) {
+        let at = Int.random(in: 0..<d.count, using: &rng)
+        let b =
+          Bool.random(using: &rng)
+          ? significant.randomElement(using: &rng)! : UInt8.random(in: 0...255, using: &rng)
+        switch Int.random(in: 0..<3, using: &rng) {
+        case 0: d[at] = b
+        case 1: d.remove(at: at)
+        default: d.insert(b, at: at)
+        }
+        if d.isEmpty { break }
+      }
+      out.append(d)
+    }
+    return out
+  }
+
+  func richState() -> ActiveState {
+    var s = ActiveState()
+    s.sweeps = [Sweep(id: "s", name: "s", goal: "g \"q\" é", created: "t", task: "p1-s")]
+    s.sweeps[0].archived = ["completed": 3, "failed": 1]
+    var r = run("a", .running)
+    r.params = [["lr", "1e-3"], ["tag", "a b"]]
+    r.resources = Resources(gpus: 2, cpus: 4, mem: "16G", time: "1:00:00", partition: "gpu", account: "x")
+    r.env = ["A=1", "B=é ✓ \n \t \\ \u{1}"]
+    r.setup = ["module load x"]
+    r.jobID = "12_3"
+    r.arrayJobID = 12
+    r.arrayIndex = 3
+    r.exitCode = 2
+    r.history = [Attempt(attempt: 0, jobID: "9", state: .nodeFail, exitCode: nil, reason: "node", ended: "t")]
+    s.runs = [r, run("b"), run("c", .completed)]
+    s.archiveSeq = 4
+    s.eventSeq = 9
+    s.runSeq = 2
+    return s
+  }
+
+  func testStateReaderSurvivesDamageAndAgreesWithCodable() throws {
+    let s = richState()
+    let file = StateCodec.encodeActive(s).flatMap(\.array)
+    XCTAssertEqual(StateCodec.decodeActive(Data(file)), s, "the undamaged file reads back")
+    var accepted = 0
+    for d in damaged(file, count: 4000, seed: 1) {
+      guard let fast = StateCodec.decodeActive(Data(d)) else { continue }
+      accepted += 1
+      let slow: ActiveFileV1
+      do { slow = try JSONDecoder().decode(ActiveFileV1.self, from: Data(d)) } catch {
+        return XCTFail(
+          "the fast reader accepted what Codable refuses (\(error)): \(String(decoding: d, as: UTF8.self).debugDescription)"
+        )
+      }
+      XCTAssertEqual(fast.runs, slow.runs, String(decoding: d, as: UTF8.self))
+      XCTAssertEqual(fast.sweeps, slow.sweeps, String(decoding: d, as: UTF8.self))
+      XCTAssertEqual(
+        [fast.archiveSeq, fast.eventSeq, fast.runSeq], [slow.archive_seq, slow.event_seq, slow.run_seq])
+    }
+    XCTAssertGreaterThan(accepted, 0, "some edits (inside a string, say) leave a readable file")
+  }
+
+  func testIntentReaderSurvivesDamageAndAgreesWithCodable() throws {
+    var s = richState()
+    s.runs = [s.runs[1]]
+    let doc = try TasksParser.parse(
+      Data("## P\n- [ ] G\n  - run: `x {a} {b}`\n  - grid: a = 1, 2, 3; b = \"it's\", é\n".utf8), path: "t.md"
+    )
+    var fills: [String: GridFill] = [:]
+    _ = Expander.expand(document: doc, state: &s, config: Config(), now: Date(), fills: &fills)
+    for (k, i) in (1..<7).enumerated() {
+      s.runs[i].state = .submitting
+      s.runs[i].submission = "slG"
+      s.runs[i].arrayIndex = k
+    }
+    s.runs[0].state = .submitting
+    s.runs[0].submission = "slR"
+    let file = StateCodec.encodeIntent(
+      s,
+      [
+        IntentSubmission(tag: "slG", isArray: true, positions: Array(1..<7)),
+        IntentSubmission(tag: "slR", isArray: false, positions: [0]),
+      ], fills: fills
+    ).array
+    XCTAssertNotNil(try XCTUnwrap(StateCodec.decodeIntent(Data(file))).submissions[0].grid, "by its grid")
+    var accepted = 0
+    for d in damaged(file, count: 4000, seed: 2) {
+      guard let fast = StateCodec.decodeIntent(Data(d)) else { continue }
+      accepted += 1
+      let slow: IntentFileV1
+      do { slow = try JSONDecoder().decode(IntentFileV1.self, from: Data(d)) } catch {
+        return XCTFail(
+          "the fast reader accepted what Codable refuses (\(error)): \(String(decoding: d, as: UTF8.self).debugDescription)"
+        )
+      }
+      XCTAssertEqual(fast.sweeps, slow.sweeps, String(decoding: d, as: UTF8.self))
+      XCTAssertEqual(
+        StateCodec.runs(of: fast).map(\.runs), StateCodec.runs(of: slow).map(\.runs),
+        String(decoding: d, as: UTF8.self))
+    }
+    XCTAssertGreaterThan(accepted, 0)
+  }
+
+  func testFactsReaderSurvivesDamageAndAgreesWithCodable() throws {
+    let file = Array(
+      "{\"version\":1,\"maxArraySize\":1001,\"fetched\":1796412381.9633207,\"messageTimeout\":10,\"accounting\":true,\"minJobAge\":30}"
+        .utf8)
+    XCTAssertEqual(SlurmFacts.decode(Data(file))?.maxArraySize, 1001)
+    for d in damaged(file, count: 3000, seed: 3) {
+      guard let fast = SlurmFacts.decode(Data(d)) else { continue }
+      let slow: SlurmFacts
+      do { slow = try JSONDecoder().decode(SlurmFacts.self, from: Data(d)) } catch {
+        return XCTFail(
+          "the fast reader accepted what Codable refuses (\(error)): \(String(decoding: d, as: UTF8.self).debugDescription)"
+        )
+      }
+      XCTAssertEqual(fast, slow, String(decoding: d, as: UTF8.self))
+    }
+  }
+}
