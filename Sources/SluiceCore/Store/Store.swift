@@ -501,17 +501,19 @@ enum SummaryTSV {
   static func esc(_ s: String?) -> String {
     guard let s else { return "" }
     if !s.utf8.contains(where: { $0 == 0x09 || $0 == 0x0A || $0 == 0x5C || $0 == 0x0D }) { return s }
-    var o = ""
-    for c in s {
+    // By scalar, not Character: "\r\n" is one Character, and written as it is it
+    // would end the line (the run would drop out of `sluice runs`).
+    var o = String.UnicodeScalarView()
+    for c in s.unicodeScalars {
       switch c {
-      case "\t": o += "\\t"
-      case "\n": o += "\\n"
-      case "\r": o += "\\r"
-      case "\\": o += "\\\\"
+      case "\t": o.append(contentsOf: "\\t".unicodeScalars)
+      case "\n": o.append(contentsOf: "\\n".unicodeScalars)
+      case "\r": o.append(contentsOf: "\\r".unicodeScalars)
+      case "\\": o.append(contentsOf: "\\\\".unicodeScalars)
       default: o.append(c)
       }
     }
-    return o
+    return String(o)
   }
 
   static func unesc(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
@@ -577,7 +579,11 @@ enum SummaryTSV {
               continue
             }
             guard c >= 0x30 && c <= 0x39 else { return nil }
-            n = n * 10 + Int(c - 0x30)
+            // Damage may leave any digits: more than an Int holds is no number.
+            let (m, o1) = n.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = m.addingReportingOverflow(Int(c - 0x30))
+            if o1 || o2 { return nil }
+            n = sum
           }
           return neg ? -n : n
         }

@@ -146,3 +146,37 @@ extension StoreTests {
     }
   }
 }
+
+extension StoreTests {
+  /// The archive's `.tsv` summaries (what `sluice runs` reads for 100,000 runs) are
+  /// read by hand too: damage may drop a line, never crash the reader or give a
+  /// number the file did not hold.
+  func testArchiveSummaryReaderSurvivesDamage() throws {
+    var r = run("a", .failed)
+    r.exitCode = 3
+    r.attempt = 2
+    r.reason = "tab\there, newline\nhere, CRLF\r\nthere"
+    r.jobID = "12_3"
+    let file = Array(
+      ("# sluice archive v1\n" + SummaryTSV.line(RunSummary(r)) + SummaryTSV.line(RunSummary(run("b")))).utf8)
+    var back: [RunSummary] = []
+    SummaryTSV.parse(Data(file)) { back.append($0) }
+    XCTAssertEqual(back, [RunSummary(r), RunSummary(run("b"))])
+    let huge = Array(
+      SummaryTSV.line(RunSummary(r)).replacingOccurrences(
+        of: "\t3\t2\t", with: "\t99999999999999999999999\t2\t"
+      )
+      .utf8)
+    var read: [RunSummary] = []
+    SummaryTSV.parse(Data(huge)) { read.append($0) }
+    XCTAssertEqual(read.map(\.exitCode), [nil], "a number too big for an Int is no number, not a crash")
+    for d in damaged(file, count: 4000, seed: 4) {
+      SummaryTSV.parse(Data(d)) { s in
+        // What it read, written again, reads back the same.
+        var again: [RunSummary] = []
+        SummaryTSV.parse(Data(SummaryTSV.line(s).utf8)) { again.append($0) }
+        XCTAssertEqual(again, [s], String(decoding: d, as: UTF8.self).debugDescription)
+      }
+    }
+  }
+}
