@@ -154,6 +154,9 @@ final class SbatchOptionsTests: XCTestCase {
     let d = SbatchOptions.directives(inScript: script)
     XCTAssertEqual(
       d, [.init("partition", "gpu"), .init("gres", "gpu:2"), .init("job-name", "train"), .init("mem", "4G")])
+    // Saved with Windows line ends (sbatch refuses such a script, but what it asked
+    // for is still read, not lost in one long line).
+    XCTAssertEqual(SbatchOptions.directives(inScript: script.replacingOccurrences(of: "\n", with: "\r\n")), d)
   }
 
   func testDirectivesHetjobAndJunk() {

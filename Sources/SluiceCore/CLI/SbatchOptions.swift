@@ -355,8 +355,7 @@ extension SbatchOptions {
   /// after the first non-option of a component are dropped (sbatch rejects them).
   public static func directives(inScript text: String) -> [SbatchOccurrence] {
     var groups: [[String]] = [[]]
-    for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
-      let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
+    for line in text.lines() {
       guard let first = line.first(where: { $0 != " " && $0 != "\t" }) else { continue }
       guard first == "#" else { break }
       guard line.hasPrefix("#SBATCH") else { continue }

@@ -35,7 +35,7 @@ public enum TOML {
     var doc: Document = ["": [:]]
     var table = ""
     // Split and trimmed without Foundation's bridging (what it trims, the same).
-    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    let lines = text.lines().map(String.init)
     var i = 0
     func fail(_ line: Int, _ msg: String) -> DiagnosticsError {
       DiagnosticsError([Diagnostic(file: path, line: line, severity: .error, message: msg)])

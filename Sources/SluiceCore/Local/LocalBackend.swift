@@ -275,7 +275,7 @@ enum ScriptRendererPaths {
     let text = (try? Files.readText(scriptPath)) ?? ""
     var out = "/dev/null"
     var err = "/dev/null"
-    for line in text.split(separator: "\n") {
+    for line in text.lines(omittingEmpty: true) {
       if line.hasPrefix("#SBATCH --output=") { out = String(line.dropFirst("#SBATCH --output=".count)) }
       if line.hasPrefix("#SBATCH --error=") { err = String(line.dropFirst("#SBATCH --error=".count)) }
     }

@@ -107,6 +107,12 @@ public enum Environment {
 }
 
 extension StringProtocol {
+  /// Split at each line end, "\n" or "\r\n": a String splits by Character, and
+  /// "\r\n" is one Character, which splitting at "\n" alone leaves whole.
+  public func lines(omittingEmpty: Bool = false) -> [SubSequence] {
+    split(omittingEmptySubsequences: omittingEmpty) { $0 == "\n" || $0 == "\r\n" }
+  }
+
   /// Padded with spaces on the right to `width` characters (for help columns).
   public func padded(to width: Int) -> String {
     let n = count

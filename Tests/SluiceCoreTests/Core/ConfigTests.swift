@@ -52,6 +52,22 @@ final class ConfigTests: XCTestCase {
     XCTAssertEqual(d.retryMax, 1)
   }
 
+  /// A sluice.toml saved with Windows line ends reads as with Unix ones (a String
+  /// splits by Character, and "\r\n" is one, so splitting on "\n" alone did not split
+  /// it: the file read as one malformed line); errors keep their line numbers.
+  func testCRLFLineEndsReadAsLF() throws {
+    let unix = Config.example
+    let windows = unix.replacingOccurrences(of: "\n", with: "\r\n")
+    XCTAssertNotEqual(unix, windows)
+    XCTAssertEqual(try TOML.parse(windows, path: "s.toml"), try TOML.parse(unix, path: "s.toml"))
+    var c = Config()
+    XCTAssertThrowsError(
+      try c.apply(TOML.parse("[limits]\r\n\r\nmax_pending = \"3\"\r\n", path: "s.toml"), path: "s.toml")
+    ) {
+      XCTAssertEqual("\($0)", "s.toml:3:1: error: limits.max_pending must be a whole number, not a string")
+    }
+  }
+
   func testErrorsNameLineAndFix() {
     func err(_ s: String) -> String {
       do {
