@@ -340,7 +340,9 @@ enum Commands {
       guard let cmd = ctx.args.value("command"), !cmd.trimmed(newlines: false).isEmpty else {
         throw SluiceError.usage("run add needs --command CMD")
       }
-      if cmd.contains("\n") { throw SluiceError.usage("--command must be one line") }
+      if cmd.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }) {  // by byte: "\r\n" is one Character
+        throw SluiceError.usage("--command must be one line")
+      }
       let res = try resources(ctx)
       let run: Run = try mutateState(ctx, "run add") { state, store in
         let now = Timestamps.iso(ctx.clock.now())

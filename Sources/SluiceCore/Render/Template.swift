@@ -32,7 +32,7 @@ public enum Template {
         i = close.upperBound
         continue
       }
-      if text[i] == "\n" { line += 1 }
+      if text[i] == "\n" || text[i] == "\r\n" { line += 1 }
       out.append(text[i])
       i = text.index(after: i)
     }

@@ -260,7 +260,9 @@ public enum Validate {
   public static func envAssignment(_ s: String) -> Bool {
     guard let eq = s.firstIndex(of: "=") else { return false }
     let key = String(s[..<eq])
-    return placeholderName(key) && !s.contains("\n") && !s.contains("\0")
+    // By byte: "\r\n" (and a NUL with a combining mark after it) is one Character
+    // that `contains("\n")` would not see.
+    return placeholderName(key) && !s.utf8.contains { $0 == 0x0A || $0 == 0x0D || $0 == 0 }
   }
 
   public static func templateName(_ s: String) -> Bool {

@@ -145,6 +145,11 @@ final class CLITests: XCTestCase {
     let add = sluice(
       ["run", "add", "--name", "probe", "--command", "nvidia-smi", "--held", "--time", "5"], cwd: dir)
     XCTAssertEqual(add.code, 0, add.err)
+    for twoLines in ["echo a\necho b", "echo a\r\necho b"] {
+      let r = sluice(["run", "add", "--name", "two", "--command", twoLines], cwd: dir)
+      XCTAssertEqual(r.code, 2, r.err)
+      XCTAssertTrue(r.err.contains("--command must be one line"), r.err)
+    }
     let runs = try XCTUnwrap(jsonObject(sluice(["runs", "--json"], cwd: dir).out) as? [[String: Any]])
     XCTAssertEqual(runs.count, 5)
     for key in ["id", "name", "state", "sweep", "task", "job_id", "exit_code"] {

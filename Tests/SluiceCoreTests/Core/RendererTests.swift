@@ -153,6 +153,11 @@ final class RendererTests: XCTestCase {
         "t.sh:3: error: unknown placeholder {{comand}}; did you mean {{command}}? (known: command, directives)"
       )
     }
+    XCTAssertThrowsError(
+      try Template.render(
+        "#!/bin/bash\r\n{{directives}}\r\n{{comand}}\r\n", name: "t.sh",
+        values: ["directives": "", "command": ""])
+    ) { e in XCTAssertTrue("\(e)".hasPrefix("t.sh:3: error:"), "CRLF lines are counted too: \(e)") }
     XCTAssertThrowsError(try Template.render("{{x", name: "t", values: [:]))
     XCTAssertEqual(try Template.render("a {{ x }} b", name: "t", values: ["x": "1"]), "a 1 b")
   }
@@ -190,5 +195,15 @@ final class RendererTests: XCTestCase {
     XCTAssertEqual(p.path(job: "41", index: 3), "/l/%x-41_3.41.out%")
     XCTAssertEqual(p.path(job: "41", index: nil), "/l/%x-41_.41.out%")
     XCTAssertEqual(LogPattern("é/%A").path(job: "9", index: nil), "é/9")
+  }
+
+  /// Environment entries are one line each, whatever the line end ("\r\n" is one
+  /// Character, which a search for "\n" does not find).
+  func testEnvironmentAssignmentsAreOneLine() {
+    XCTAssertTrue(Validate.envAssignment("A=1"))
+    XCTAssertTrue(Validate.envAssignment("PATH=/x:/y z"))
+    for bad in ["A=x\ny", "A=x\r\ny", "A=x\ry", "A=x\0", "A=\0\u{301}", "1A=x", "=x", "A"] {
+      XCTAssertFalse(Validate.envAssignment(bad), bad.debugDescription)
+    }
   }
 }
