@@ -1,0 +1,104 @@
+import XCTest
+
+@testable import SluiceCore
+
+/// A seeded generator, so that a failure is the same on every run.
+struct SeededRandom: RandomNumberGenerator {
+  var state: UInt64
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+}
+
+/// The readers of what people write (sluice.toml, templates, sbatch command lines and
+/// scripts, sluice's own command line) against seeded hostile text: pieces of the
+/// real syntax in random order, with line ends of both kinds, NULs, bytes that are
+/// not UTF-8 and numbers too big for an Int. Each must answer or throw a
+/// diagnostic, never crash; and what it accepts once it accepts again the same.
+final class HostileTextInputTests: XCTestCase {
+  func text(_ pieces: [String], _ rng: inout SeededRandom, max: Int = 40) -> String {
+    var s = ""
+    for _ in 0..<Int.random(in: 0..<max, using: &rng) { s += pieces.randomElement(using: &rng)! }
+    if Int.random(in: 0..<4, using: &rng) == 0 {  // a byte that is not UTF-8, made U+FFFD by the reader
+      s = String(decoding: Array(s.utf8) + [UInt8.random(in: 0x80...0xFF, using: &rng)], as: UTF8.self)
+    }
+    return s
+  }
+
+  func testConfigNeverCrashes() {
+    var rng = SeededRandom(state: 5)
+    let pieces = [
+      "[slurm]", "[defaults]", "[limits]", "[paths]", "[retry]", "[", "]", "[[x]]", "\n", "\r\n", " ", "\t",
+      "backend", "partition", "max_concurrent", "gpus", "time", "array", "bin_dir", "states", " = ", "=",
+      "\"", "'", "\"\"\"", "\\", "\\u00e9", "\\x", "#", "1", "-3", "99999999999999999999", "1.5", "true",
+      "false", "[\"a\", \"b\"]", "[1,", "\"gpu\"", "'1:00:00'", "é", "\u{0}", "slurm", "local",
+    ]
+    var accepted = 0
+    for _ in 0..<4000 {
+      let s = text(pieces, &rng)
+      guard let doc = try? TOML.parse(s, path: "s.toml") else { continue }
+      XCTAssertEqual(try? TOML.parse(s, path: "s.toml"), doc)
+      var c = Config()
+      if (try? c.apply(doc, path: "s.toml")) != nil { accepted += 1 }
+    }
+    XCTAssertGreaterThan(accepted, 0, "some random files are valid configs")
+  }
+
+  func testTemplatesNeverCrash() {
+    var rng = SeededRandom(state: 6)
+    let pieces = [
+      "{{", "}}", "{", "}", "{{ command }}", "{{directives}}", "{{comand}}", "#SBATCH ", "\n", "\r\n", "x",
+      " ", "é", "\u{0}", "{{{", "}}}", "$", "${A}",
+    ]
+    for _ in 0..<4000 {
+      let s = text(pieces, &rng)
+      if let out = try? Template.render(s, name: "t.sh", values: ["command": "c", "directives": "d"]) {
+        XCTAssertFalse(out.contains("{{command}}"), s.debugDescription)
+      }
+    }
+  }
+
+  func testSbatchCommandLinesAndScriptsNeverCrash() {
+    var rng = SeededRandom(state: 7)
+    let words = [
+      "-p", "gpu", "--partition=gpu", "-t", "5", "--time", "1:00:00", "--array=0-9%2", "--array", "1-",
+      "--wrap", "echo hi", "--wrap=", "-J", "n", "--gres=gpu:2", "-G", "2", "--parsable", "--sweep", "s",
+      "--", "script.sh", "arg", "-", "--mem", "4G", "-N", "99999999999999999999", "--dependency=afterok:1",
+      "--=", "-", "", "é", "\u{0}", "--test-only", "--help",
+    ]
+    for _ in 0..<4000 {
+      let args = (0..<Int.random(in: 0..<10, using: &rng)).map { _ in words.randomElement(using: &rng)! }
+      _ = try? SbatchOptions.parseCommandLine(args)
+    }
+    let lines = [
+      "#!/bin/bash", "#SBATCH -p gpu", "#SBATCH --array=0-3", "#SBATCH hetjob", "#SBATCH", "#SBATCH -t",
+      "  #SBATCH -N 1", "echo", "", "\r", "#", "#SBATCH --gres=gpu:99999999999999999999", "#SBATCH \"x y\"",
+    ]
+    for _ in 0..<4000 {
+      var script = ""
+      for _ in 0..<Int.random(in: 0..<12, using: &rng) {
+        script += lines.randomElement(using: &rng)! + (Bool.random(using: &rng) ? "\n" : "\r\n")
+      }
+      XCTAssertEqual(SbatchOptions.directives(inScript: script), SbatchOptions.directives(inScript: script))
+    }
+  }
+
+  func testSluiceCommandLinesNeverCrash() {
+    var rng = SeededRandom(state: 8)
+    let words = [
+      "--json", "--tasks", "t.md", "--state-dir", "--config", "--verbose", "--no-color", "--help", "-h",
+      "--sweep", "s", "--state", "failed", "--since", "-1", "99999999999999999999", "--name", "--command",
+      "--param", "lr=1,2", "--gpus", "x", "--", "-", "--x", "--json=1", "é", "\u{0}", "",
+    ]
+    for spec in SluiceCLI.commands {
+      for _ in 0..<400 {
+        let args = (0..<Int.random(in: 0..<8, using: &rng)).map { _ in words.randomElement(using: &rng)! }
+        _ = try? ArgumentParser.parse(args, spec: spec)
+      }
+    }
+  }
+}
