@@ -35,7 +35,8 @@ public enum TOML {
     var doc: Document = ["": [:]]
     var table = ""
     // Split and trimmed without Foundation's bridging (what it trims, the same).
-    let lines = text.lines().map(String.init)
+    // A byte-order mark (some Windows editors write one) is not text.
+    let lines = (text.hasPrefix("\u{FEFF}") ? text.dropFirst() : Substring(text)).lines().map(String.init)
     var i = 0
     func fail(_ line: Int, _ msg: String) -> DiagnosticsError {
       DiagnosticsError([Diagnostic(file: path, line: line, severity: .error, message: msg)])

@@ -23,7 +23,9 @@ public enum TasksParser {
   static func splitLines(_ data: Data) -> [RawLine] {
     var lines: [RawLine] = []
     let bytes = [UInt8](data)
-    var start = 0
+    // A UTF-8 byte-order mark (some Windows editors write one) is not text: left
+    // out of line 1, whose offsets stay the file's (the write-back edits bytes there).
+    var start = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
     var number = 1
     var i = 0
     while i <= bytes.count {

@@ -60,6 +60,8 @@ final class ConfigTests: XCTestCase {
     let windows = unix.replacingOccurrences(of: "\n", with: "\r\n")
     XCTAssertNotEqual(unix, windows)
     XCTAssertEqual(try TOML.parse(windows, path: "s.toml"), try TOML.parse(unix, path: "s.toml"))
+    XCTAssertEqual(
+      try TOML.parse("\u{FEFF}" + windows, path: "s.toml"), try TOML.parse(unix, path: "s.toml"), "and a BOM")
     var c = Config()
     XCTAssertThrowsError(
       try c.apply(TOML.parse("[limits]\r\n\r\nmax_pending = \"3\"\r\n", path: "s.toml"), path: "s.toml")

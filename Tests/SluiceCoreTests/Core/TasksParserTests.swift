@@ -270,6 +270,20 @@ final class TasksParserTests: XCTestCase {
     XCTAssertEqual(doc.tasks[0].title, "A")
   }
 
+  /// A byte-order mark (some Windows editors save one) is not text: the first
+  /// heading is still a heading (ids stay p1-..., as without it), and the marker
+  /// offsets are the file's own, so the write-back edits the right byte.
+  func testByteOrderMarkIsNotText() throws {
+    let plain = "## P\n- [ ] Train\n  - run: `echo hi`\n"
+    let marked = Data([0xEF, 0xBB, 0xBF] + Array(plain.utf8))
+    let a = try TasksParser.parse(Data(plain.utf8), path: "t.md")
+    let b = try TasksParser.parse(marked, path: "t.md")
+    XCTAssertEqual(b.tasks.map(\.id), ["p1-train"])
+    XCTAssertEqual(b.tasks.map(\.id), a.tasks.map(\.id))
+    XCTAssertEqual(b.tasks[0].markerOffset, a.tasks[0].markerOffset + 3)
+    XCTAssertEqual(marked[b.tasks[0].markerOffset], UInt8(ascii: " "), "the marker's byte, in the file")
+  }
+
   func testHostileInputNeverCrashes() {
     var rng = SystemRandomNumberGenerator()
     let pieces = [
