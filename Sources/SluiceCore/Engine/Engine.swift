@@ -138,7 +138,9 @@ public final class Engine {
     let n = name ?? "sbatch.sh"
     for dir in templateSearch {
       let p = dir + "/" + n
-      if Files.exists(p) { return (try Files.readText(p), displayPath(p)) }
+      // Saved with Windows line ends, its lines are made Unix ones: sbatch refuses
+      // a script with "\r\n" in it, and bash reads the "\r" into each command.
+      if Files.exists(p) { return (try Files.readText(p).lines().joined(separator: "\n"), displayPath(p)) }
     }
     if n == "sbatch.sh" { return (Template.builtin, "built-in sbatch.sh") }
     throw SluiceError.failed(

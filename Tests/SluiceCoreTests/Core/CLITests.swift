@@ -53,6 +53,19 @@ final class CLITests: XCTestCase {
       read(dir + "/tasks.md"), "## P\n- [x] Quick\n  - run: `sleep 1`\n", "and writes the marker back")
   }
 
+  /// A template saved with Windows line ends renders a Unix script (sbatch refuses
+  /// "\r\n", and bash would read the "\r" into each command).
+  func testCRLFTemplateRendersUnixScript() throws {
+    let dir = project()
+    write(dir + "/tasks.md", "## P\n- [ ] One\n  - run: `echo hi`\n")
+    try FileManager.default.createDirectory(atPath: dir + "/templates", withIntermediateDirectories: true)
+    write(dir + "/templates/sbatch.sh", Template.builtin.replacingOccurrences(of: "\n", with: "\r\n"))
+    let r = sluice(["plan", "--scripts"], cwd: dir)
+    XCTAssertEqual(r.code, 0, r.err)
+    XCTAssertTrue(r.out.contains("#!/bin/bash\n"), r.out)
+    XCTAssertFalse(r.out.utf8.contains(0x0D), "no \\r left in the script")
+  }
+
   func testInitRefusesToOverwrite() {
     let dir = makeTempDir(self)
     let r = sluice(["init"], cwd: dir)
