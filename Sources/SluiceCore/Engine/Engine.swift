@@ -631,8 +631,17 @@ public final class Engine {
   /// Tasks with a run spec marked `[/]` of which sluice has no runs (marked by hand,
   /// or the state folder was removed): no tick submits them, as it would not know
   /// whether their jobs are still out, so each gets a warning saying what to do.
+  /// Most often the task was renamed (its id is made from its title): sluice's runs
+  /// of a task no longer in the file are named, with the `- id:` that keeps them.
   static func unrecordedInProgress(_ doc: TasksDocument, _ state: ActiveState, path: String) -> [Diagnostic] {
-    doc.tasks.filter { t in
+    let unlisted = state.sweeps.compactMap(\.task).filter { id in !doc.tasks.contains { $0.id == id } }
+    let renamed =
+      unlisted.isEmpty
+      ? ""
+      : "; if it was renamed from "
+        + unlisted.prefix(3).map { "'\($0)'" }.joined(separator: " or ")
+        + " (sluice has runs of that task, no longer in the file), add '- id: \(unlisted[0])' under it to keep them"
+    return doc.tasks.filter { t in
       t.marker == .inProgress && t.spec != nil && !state.sweeps.contains { $0.task == t.id }
     }.map { t in
       Diagnostic(
@@ -640,6 +649,7 @@ public final class Engine {
         message:
           "task '\(t.id)' is marked [/] but sluice has no runs of it, so no tick will submit it; "
           + "mark it [ ] to have sluice run it (if its jobs may still be out, check squeue first), or [x] if it is done"
+          + renamed
       )
     }
   }

@@ -66,6 +66,37 @@ final class CLITests: XCTestCase {
     XCTAssertFalse(r.out.utf8.contains(0x0D), "no \\r left in the script")
   }
 
+  /// A task renamed while its runs are out gets a new id (made from its title): it is
+  /// not submitted again, and the warning names the old id and the `- id:` that keeps
+  /// its runs; with it, the task has its runs back and the warning goes.
+  func testRenamedTaskIsNotResubmittedAndTheWarningSaysHowToKeepItsRuns() throws {
+    let dir = project()
+    write(dir + "/tasks.md", "## P\n- [ ] Train baseline\n  - run: `sleep 60`\n")
+    addTeardownBlock { _ = sluice(["cancel", "--task", "p1-train-baseline"], cwd: dir) }
+    XCTAssertEqual(sluice(["tick"], cwd: dir).code, 0)
+    write(dir + "/tasks.md", read(dir + "/tasks.md").replacingOccurrences(of: "baseline", with: "baselines"))
+    let renamed = sluice(["tick"], cwd: dir)
+    XCTAssertEqual(renamed.code, 0, renamed.err)
+    XCTAssertTrue(
+      renamed.err.contains(
+        "task 'p1-train-baselines' is marked [/] but sluice has no runs of it, so no tick will submit it;"),
+      renamed.err)
+    XCTAssertTrue(
+      renamed.err.contains(
+        "if it was renamed from 'p1-train-baseline' (sluice has runs of that task, no longer in the file), add '- id: p1-train-baseline' under it to keep them"
+      ), renamed.err)
+    let runs = try XCTUnwrap(jsonObject(sluice(["runs", "--json"], cwd: dir).out) as? [[String: Any]])
+    XCTAssertEqual(runs.map { $0["id"] as? String }, ["p1-train-baseline"], "not submitted again")
+    write(
+      dir + "/tasks.md",
+      read(dir + "/tasks.md").replacingOccurrences(
+        of: "  - run:", with: "  - id: p1-train-baseline\n  - run:"))
+    let kept = sluice(["tick"], cwd: dir)
+    XCTAssertEqual(kept.code, 0, kept.err)
+    XCTAssertFalse(kept.err.contains("has no runs of it"), kept.err)
+    XCTAssertTrue(sluice(["tasks"], cwd: dir).out.contains("1 running"))
+  }
+
   func testInitRefusesToOverwrite() {
     let dir = makeTempDir(self)
     let r = sluice(["init"], cwd: dir)
