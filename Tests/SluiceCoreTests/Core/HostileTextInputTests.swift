@@ -2,18 +2,6 @@ import XCTest
 
 @testable import SluiceCore
 
-/// A seeded generator, so that a failure is the same on every run.
-struct SeededRandom: RandomNumberGenerator {
-  var state: UInt64
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-}
-
 /// The readers of what people write (sluice.toml, templates, sbatch command lines and
 /// scripts, sluice's own command line) against seeded hostile text: pieces of the
 /// real syntax in random order, with line ends of both kinds, NULs, bytes that are

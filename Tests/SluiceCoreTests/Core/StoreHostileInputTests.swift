@@ -8,23 +8,11 @@ import XCTest
 /// Codable must read the same: a damaged file may be refused (and then explained by
 /// Codable), never read as something it did not say.
 extension StoreTests {
-  /// A seeded generator, so that a failure is the same on every run.
-  struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-      state &+= 0x9E37_79B9_7F4A_7C15
-      var z = state
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return z ^ (z >> 31)
-    }
-  }
-
   /// `data`'s truncations, then `count` edits of it (a byte changed, dropped or
   /// added, JSON's own characters most often).
   func damaged(_ data: [UInt8], count: Int, seed: UInt64) -> [[UInt8]] {
     var out = (0..<data.count).map { Array(data[..<$0]) }
-    var rng = SplitMix(state: seed)
+    var rng = SeededRandom(state: seed)
     let significant = Array("{}[]\",:\\0123456789-.etfnrlu ".utf8) + [0x00, 0x0A, 0x7F, 0xC3, 0xFF]
     for _ in 0..<count {
       var d = data
@@ -45,45 +33,37 @@ extension StoreTests {
     return out
   }
 
-  func richState() -> ActiveState {
-    var s = ActiveState()
-    s.sweeps = [Sweep(id: "s", name: "s", goal: "g \"q\" é", created: "t", task: "p1-s")]
-    s.sweeps[0].archived = ["completed": 3, "failed": 1]
-    var r = run("a", .running)
-    r.params = [["lr", "1e-3"], ["tag", "a b"]]
-    r.resources = Resources(gpus: 2, cpus: 4, mem: "16G", time: "1:00:00", partition: "gpu", account: "x")
-    r.env = ["A=1", "B=é ✓ \n \t \\ \u{1}"]
-    r.setup = ["module load x"]
-    r.jobID = "12_3"
-    r.arrayJobID = 12
-    r.arrayIndex = 3
-    r.exitCode = 2
-    r.history = [Attempt(attempt: 0, jobID: "9", state: .nodeFail, exitCode: nil, reason: "node", ended: "t")]
-    s.runs = [r, run("b"), run("c", .completed)]
-    s.archiveSeq = 4
-    s.eventSeq = 9
-    s.runSeq = 2
-    return s
+  /// Every damaged copy of `file` through `fast`, and what it accepts through
+  /// Codable (`Slow`), which must accept it too and read the same (`same`, asserting).
+  /// Returns how many copies `fast` accepted.
+  @discardableResult
+  func checkAgainstCodable<Fast, Slow: Decodable>(
+    _ file: [UInt8], count: Int = 4000, seed: UInt64, fast: (Data) -> Fast?, as: Slow.Type,
+    same: (Fast, Slow, String) -> Void
+  ) -> Int {
+    var accepted = 0
+    for d in damaged(file, count: count, seed: seed) {
+      guard let f = fast(Data(d)) else { continue }
+      accepted += 1
+      let text = String(decoding: d, as: UTF8.self).debugDescription
+      do { same(f, try JSONDecoder().decode(Slow.self, from: Data(d)), text) } catch {
+        XCTFail("the fast reader accepted what Codable refuses (\(error)): \(text)")
+        break
+      }
+    }
+    return accepted
   }
 
   func testStateReaderSurvivesDamageAndAgreesWithCodable() throws {
     let s = richState()
     let file = StateCodec.encodeActive(s).flatMap(\.array)
     XCTAssertEqual(StateCodec.decodeActive(Data(file)), s, "the undamaged file reads back")
-    var accepted = 0
-    for d in damaged(file, count: 4000, seed: 1) {
-      guard let fast = StateCodec.decodeActive(Data(d)) else { continue }
-      accepted += 1
-      let slow: ActiveFileV1
-      do { slow = try JSONDecoder().decode(ActiveFileV1.self, from: Data(d)) } catch {
-        return XCTFail(
-          "the fast reader accepted what Codable refuses (\(error)): \(String(decoding: d, as: UTF8.self).debugDescription)"
-        )
-      }
-      XCTAssertEqual(fast.runs, slow.runs, String(decoding: d, as: UTF8.self))
-      XCTAssertEqual(fast.sweeps, slow.sweeps, String(decoding: d, as: UTF8.self))
+    let accepted = checkAgainstCodable(file, seed: 1, fast: StateCodec.decodeActive, as: ActiveFileV1.self) {
+      fast, slow, text in
+      XCTAssertEqual(fast.runs, slow.runs, text)
+      XCTAssertEqual(fast.sweeps, slow.sweeps, text)
       XCTAssertEqual(
-        [fast.archiveSeq, fast.eventSeq, fast.runSeq], [slow.archive_seq, slow.event_seq, slow.run_seq])
+        [fast.archiveSeq, fast.eventSeq, fast.runSeq], [slow.archive_seq, slow.event_seq, slow.run_seq], text)
     }
     XCTAssertGreaterThan(accepted, 0, "some edits (inside a string, say) leave a readable file")
   }
@@ -111,20 +91,10 @@ extension StoreTests {
       ], fills: fills
     ).array
     XCTAssertNotNil(try XCTUnwrap(StateCodec.decodeIntent(Data(file))).submissions[0].grid, "by its grid")
-    var accepted = 0
-    for d in damaged(file, count: 4000, seed: 2) {
-      guard let fast = StateCodec.decodeIntent(Data(d)) else { continue }
-      accepted += 1
-      let slow: IntentFileV1
-      do { slow = try JSONDecoder().decode(IntentFileV1.self, from: Data(d)) } catch {
-        return XCTFail(
-          "the fast reader accepted what Codable refuses (\(error)): \(String(decoding: d, as: UTF8.self).debugDescription)"
-        )
-      }
-      XCTAssertEqual(fast.sweeps, slow.sweeps, String(decoding: d, as: UTF8.self))
-      XCTAssertEqual(
-        StateCodec.runs(of: fast).map(\.runs), StateCodec.runs(of: slow).map(\.runs),
-        String(decoding: d, as: UTF8.self))
+    let accepted = checkAgainstCodable(file, seed: 2, fast: StateCodec.decodeIntent, as: IntentFileV1.self) {
+      fast, slow, text in
+      XCTAssertEqual(fast.sweeps, slow.sweeps, text)
+      XCTAssertEqual(StateCodec.runs(of: fast).map(\.runs), StateCodec.runs(of: slow).map(\.runs), text)
     }
     XCTAssertGreaterThan(accepted, 0)
   }
@@ -134,15 +104,8 @@ extension StoreTests {
       "{\"version\":1,\"maxArraySize\":1001,\"fetched\":1796412381.9633207,\"messageTimeout\":10,\"accounting\":true,\"minJobAge\":30}"
         .utf8)
     XCTAssertEqual(SlurmFacts.decode(Data(file))?.maxArraySize, 1001)
-    for d in damaged(file, count: 3000, seed: 3) {
-      guard let fast = SlurmFacts.decode(Data(d)) else { continue }
-      let slow: SlurmFacts
-      do { slow = try JSONDecoder().decode(SlurmFacts.self, from: Data(d)) } catch {
-        return XCTFail(
-          "the fast reader accepted what Codable refuses (\(error)): \(String(decoding: d, as: UTF8.self).debugDescription)"
-        )
-      }
-      XCTAssertEqual(fast, slow, String(decoding: d, as: UTF8.self))
+    checkAgainstCodable(file, count: 3000, seed: 3, fast: SlurmFacts.decode, as: SlurmFacts.self) {
+      XCTAssertEqual($0, $1, $2)
     }
   }
 }

@@ -265,9 +265,10 @@ final class StoreTests: XCTestCase {
     }
   }
 
-  func testFastCodecReadsAndWritesWhatCodableDoes() throws {
+  /// A state with every kind of field set, escapes and non-ASCII text in it.
+  func richState() -> ActiveState {
     var s = ActiveState()
-    s.sweeps = [Sweep(id: "s", name: "s", goal: "g \"q\"", created: "t", task: "p1-s")]
+    s.sweeps = [Sweep(id: "s", name: "s", goal: "g \"q\" é", created: "t", task: "p1-s")]
     s.sweeps[0].archived = ["completed": 3, "failed": 1]
     var r = run("a", .running)
     r.params = [["lr", "1e-3"], ["tag", "a b"]]
@@ -279,14 +280,20 @@ final class StoreTests: XCTestCase {
     r.jobID = "12_3"
     r.arrayJobID = 12
     r.arrayIndex = 3
+    r.exitCode = 2
     r.pid = 42
     r.pidStart = 123_456
     r.array = false
     r.history = [Attempt(attempt: 0, jobID: "9", state: .nodeFail, exitCode: nil, reason: "node", ended: "t")]
-    s.runs = [r, run("b")]
+    s.runs = [r, run("b"), run("c", .completed)]
     s.archiveSeq = 4
     s.eventSeq = 9
     s.runSeq = 2
+    return s
+  }
+
+  func testFastCodecReadsAndWritesWhatCodableDoes() throws {
+    let s = richState()
     let fast = StateCodec.encodeActive(s).reduce(into: Data()) { d, b in b.withBytes { d.append($0) } }
     let viaCodable = try JSONDecoder().decode(ActiveFileV1.self, from: fast)
     XCTAssertEqual(viaCodable.runs, s.runs)

@@ -77,3 +77,16 @@ func spawnQuiet(
   posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
   return posix_spawn(&pid, path, &actions, nil, argv, envp)
 }
+
+/// A seeded generator (SplitMix64), so that a hostile-input test's failure is the
+/// same on every run.
+struct SeededRandom: RandomNumberGenerator {
+  var state: UInt64
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+}

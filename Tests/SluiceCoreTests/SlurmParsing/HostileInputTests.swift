@@ -6,18 +6,6 @@ import XCTest
 /// Parsers must not crash on any input. These tests feed garbage, truncations,
 /// invalid UTF-8 and huge lines to every parser and check a few concrete outcomes.
 final class HostileInputTests: XCTestCase {
-  /// Deterministic generator (SplitMix64) so failures reproduce.
-  private struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-      state &+= 0x9E37_79B9_7F4A_7C15
-      var z = state
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return z ^ (z >> 31)
-    }
-  }
-
   /// Runs every parser; returns how many items they produced in total.
   @discardableResult
   private func parseEverything(_ text: String) -> Int {
@@ -67,7 +55,7 @@ final class HostileInputTests: XCTestCase {
   }
 
   func testRandomBytes() {
-    var rng = SplitMix(state: 0x5EED)
+    var rng = SeededRandom(state: 0x5EED)
     let alphabet = Array("0123456789_[]-%+.:;|=,()* \t\n\u{1f}abcdefgNAS/@~#$!^\r\"".utf8)
     for round in 0..<300 {
       let length = Int.random(in: 0..<400, using: &rng)
@@ -86,7 +74,7 @@ final class HostileInputTests: XCTestCase {
   }
 
   func testEveryFixtureThroughEveryParserAndTruncations() throws {
-    var rng = SplitMix(state: 42)
+    var rng = SeededRandom(state: 42)
     let samples = try Fixture.names().filter { $0.hasSuffix(".txt") }.map { ("slurm-samples", $0) }
     let captured = try Fixture.names(in: "captured").filter { $0.hasSuffix(".txt") }.map { ("captured", $0) }
     XCTAssertEqual(samples.count, 44)
