@@ -77,7 +77,7 @@ enum Commands {
     let paths = try ctx.paths()
     let data: Data
     do { data = try Files.read(paths.tasksFile) } catch {
-      throw SluiceError.notFound(
+      throw SluiceError.noTasksFile(
         "\(ctx.display(paths.tasksFile)): no tasks file; run 'sluice init' or pass --tasks PATH")
     }
     do { return try TasksParser.parse(data, path: ctx.display(paths.tasksFile)) } catch let d

@@ -153,7 +153,8 @@ public enum SluiceCLI {
     s += """
 
       Exit codes: 0 ok, 1 a run or check failed, 2 usage error, 3 stopped by the sentinel,
-      65 bad tasks file, 69 Slurm unavailable, 75 another sluice holds the lock, 78 bad config.
+      65 bad tasks file, 66 no tasks file, 69 Slurm unavailable, 74 a state file sluice cannot read,
+      75 another sluice holds the lock, 78 bad config.
 
       """
     return s
@@ -231,8 +232,9 @@ public enum SluiceCLI {
       output.error("sluice \(name): Slurm is unavailable: \(e)")
       return 69
     } catch let e as StoreError {
+      // A state file that is damaged, newer than this sluice, or cannot be written.
       output.error("sluice \(name): \(e)")
-      return 1
+      return 74
     } catch {
       output.error("sluice \(name): \(error)")
       return 1

@@ -10,6 +10,8 @@ public enum SluiceError: Error, CustomStringConvertible {
   case slurmUnavailable(String)
   case usage(String)
   case notFound(String)
+  /// The tasks file is missing or cannot be read.
+  case noTasksFile(String)
   case failed(String)
 
   public var description: String {
@@ -22,6 +24,7 @@ public enum SluiceError: Error, CustomStringConvertible {
     case .slurmUnavailable(let m): return m
     case .usage(let m): return m
     case .notFound(let m): return m
+    case .noTasksFile(let m): return m
     case .failed(let m): return m
     }
   }
@@ -35,6 +38,7 @@ public enum SluiceError: Error, CustomStringConvertible {
     case .slurmUnavailable: return 69
     case .usage: return 2
     case .notFound: return 1
+    case .noTasksFile: return 66
     case .failed: return 1
     }
   }
@@ -116,7 +120,7 @@ public final class Engine {
   public func loadTasks() throws -> TasksDocument {
     let data: Data
     do { data = try Files.read(paths.tasksFile) } catch let e as FileError {
-      throw SluiceError.notFound(
+      throw SluiceError.noTasksFile(
         "\(e.path): cannot read the tasks file; create it or pass --tasks PATH (\(e.message))")
     }
     do { return try TasksParser.parse(data, path: displayPath(paths.tasksFile)) } catch let d

@@ -262,7 +262,24 @@ final class CLITests: XCTestCase {
     let dir = project()
     write(dir + "/.sluice/active.json", "{\"version\": 3}")
     let r = sluice(["runs"], cwd: dir)
-    XCTAssertEqual(r.code, 1)
+    XCTAssertEqual(r.code, 74, "a state file sluice cannot read has its own code")
     XCTAssertTrue(r.err.contains("version 3 is newer"), r.err)
+    write(dir + "/.sluice/active.json", "{\"version\": 1, \"runs\": [")
+    let damaged = sluice(["tick"], cwd: dir)
+    XCTAssertEqual(damaged.code, 74, damaged.err)
+    XCTAssertTrue(damaged.err.contains("/.sluice/active.json: cannot read state"), damaged.err)
+  }
+
+  /// No tasks file is its own exit code (66), for plan, tick and tasks alike, with
+  /// the file and the fix named; nothing is written.
+  func testMissingTasksFileHasItsOwnCode() {
+    let dir = makeTempDir(self, "cli")
+    write(dir + "/sluice.toml", "[slurm]\nbackend = \"local\"\n")
+    for command in ["tick", "plan", "tasks"] {
+      let r = sluice([command], cwd: dir)
+      XCTAssertEqual(r.code, 66, "\(command): \(r.err)")
+      XCTAssertTrue(r.err.contains("tasks.md") && r.err.contains("--tasks PATH"), r.err)
+    }
+    XCTAssertFalse(Files.exists(dir + "/.sluice"), "nothing written")
   }
 }
