@@ -109,17 +109,23 @@ public struct ExitRecord: Equatable, Sendable {
 
   /// Reads `exits/<run>.a<attempt>` (and `.start`), if the job wrote them.
   public static func read(_ base: String) -> (started: Double?, exit: ExitRecord?) {
+    // The job writes these in the user's folder: a time that is no time (`inf`,
+    // `nan`, before 1970, past 9999) is none, not a date made of it.
+    func epoch(_ s: Substring) -> Double? {
+      guard let t = Double(s.trimmed()), t.isFinite, t >= 0, t < 253_402_300_799 else { return nil }
+      return t
+    }
     var started: Double?
     if let s = try? Files.readText(base + ".start") {
-      let parts = s.split(separator: " ")
-      if parts.count >= 2 { started = Double(parts[1]) }
+      let parts = s.split(separator: " ", omittingEmptySubsequences: false)  // `start TIME JOB`
+      if parts.count >= 2 { started = epoch(parts[1]) }
     }
     guard let text = try? Files.readText(base) else { return (started, nil) }
-    let parts = text.trimmed().split(separator: " ")
+    let parts = text.trimmed().split(separator: " ", omittingEmptySubsequences: false)  // `CODE TIME`
     guard let first = parts.first, let code = Int(first) else { return (started, nil) }
     return (
       started,
-      ExitRecord(exitCode: code, endedEpoch: parts.count > 1 ? Double(parts[1]) : nil, startedEpoch: started)
+      ExitRecord(exitCode: code, endedEpoch: parts.count > 1 ? epoch(parts[1]) : nil, startedEpoch: started)
     )
   }
 }

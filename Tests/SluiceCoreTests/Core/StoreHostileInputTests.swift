@@ -143,3 +143,30 @@ extension StoreTests {
     }
   }
 }
+
+extension StoreTests {
+  /// A job's exit record (`exits/<run>.a<attempt>` and `.start`) is written in the
+  /// user's folder by the job's script: what it says is read, what it cannot mean
+  /// (no number, a time that is no time) is not made into a value.
+  func testExitRecordsReadWhatTheySayAndNothingElse() throws {
+    let dir = makeTempDir(self)
+    let base = dir + "/r.a0"
+    write(base + ".start", "start 1764615314 123\n")
+    write(base, "3 1764615320\n")
+    let ok = ExitRecord.read(base)
+    XCTAssertEqual(ok.started, 1_764_615_314)
+    XCTAssertEqual(ok.exit, ExitRecord(exitCode: 3, endedEpoch: 1_764_615_320, startedEpoch: 1_764_615_314))
+    for bad in ["inf", "nan", "-5", "1e300", "x", ""] {
+      write(base + ".start", "start \(bad) 123\n")
+      write(base, "0 \(bad)\n")
+      let r = ExitRecord.read(base)
+      XCTAssertNil(r.started, bad)
+      XCTAssertEqual(r.exit?.exitCode, 0, bad)
+      XCTAssertNil(r.exit?.endedEpoch, bad)
+    }
+    for bad in ["", "x 1", "99999999999999999999 1", "\u{0}"] {
+      write(base, bad)
+      XCTAssertNil(ExitRecord.read(base).exit, bad.debugDescription)
+    }
+  }
+}
