@@ -14,6 +14,7 @@ enum Commands {
     case "plan": return try plan(ctx)
     case "tick": return try tick(ctx)
     case "cancel": return try cancel(ctx)
+    case "wait": return try wait(ctx)
     case "retry": return try retry(ctx)
     case "logs": return try logs(ctx)
     case "events": return try events(ctx)
@@ -524,27 +525,34 @@ enum Commands {
     }
   }
 
-  static func runs(_ ctx: CLIContext) throws -> Int32 {
-    let store = try ctx.store()
-    var state = try store.loadActive()
-    // Live states: ask the scheduler first when runs are in flight and the last sync
-    // (by a tick or by this) is older than [slurm] sync_age, so that an agent polling
-    // `sluice runs` costs Slurm at most one squeue (+ sacct) per sync_age.
-    let force = ctx.args.flag("sync")
+  /// Live states: the scheduler is asked first when runs are in flight and the last
+  /// sync (by a tick, `runs` or `wait`) is older than [slurm] sync_age, so that an agent
+  /// polling costs Slurm at most one squeue (+ sacct) per sync_age; `force` always asks.
+  static func synced(_ ctx: CLIContext, _ store: Store, _ state: ActiveState, force: Bool, command: String)
+    throws -> ActiveState
+  {
     let maxAge = Double(try ctx.config().syncAge)
     let age = store.lastSync().map { ctx.clock.now().timeIntervalSince($0) }
     let stale = age.map { $0 > maxAge || $0 < 0 } ?? true
-    if force || (!ctx.args.flag("no-sync") && stale && state.runs.contains { $0.state.isInFlight }) {
-      do {
-        let engine = try ctx.engine(backend: try Backends.make(ctx))
-        _ = try engine.sync()
-        state = try store.loadActive()
-      } catch let e as SluiceError where !force {
-        switch e {
-        case .locked: break  // a tick is syncing right now: its states are as fresh
-        default: ctx.output.error("sluice runs: \(e); showing the states last recorded")
-        }
+    guard force || (stale && state.runs.contains { $0.state.isInFlight }) else { return state }
+    do {
+      let engine = try ctx.engine(backend: try Backends.make(ctx))
+      _ = try engine.sync()
+      return try store.loadActive()
+    } catch let e as SluiceError where !force {
+      switch e {
+      case .locked: break  // a tick is syncing right now: its states are as fresh
+      default: ctx.output.error("sluice \(command): \(e); showing the states last recorded")
       }
+      return state
+    }
+  }
+
+  static func runs(_ ctx: CLIContext) throws -> Int32 {
+    let store = try ctx.store()
+    var state = try store.loadActive()
+    if ctx.args.flag("sync") || !ctx.args.flag("no-sync") {
+      state = try synced(ctx, store, state, force: ctx.args.flag("sync"), command: "runs")
     }
     var list = try store.allSummaries(active: state)
     if let s = ctx.args.value("sweep") {
@@ -762,6 +770,81 @@ enum Commands {
     }
     if let t = ctx.args.value("task") { out += state.runs.filter { $0.task == t } }
     return out
+  }
+
+  /// Waits until the chosen runs have all finished, asking the scheduler at most once
+  /// per [slurm] sync_age (it submits nothing: queued runs wait for a tick). Exit 0
+  /// if they all completed, 1 if any ended otherwise, 124 when `--timeout` ran out.
+  static func wait(_ ctx: CLIContext) throws -> Int32 {
+    let keys = ctx.args.positionals
+    let sweep = ctx.args.value("sweep")
+    let task = ctx.args.value("task")
+    if keys.isEmpty && sweep == nil && task == nil {
+      throw SluiceError.usage("name runs to wait for, or --sweep S, or --task ID")
+    }
+    var timeout: Double?
+    if let t = ctx.args.value("timeout") {
+      guard let v = Double(t), v.isFinite, v >= 0 else {
+        throw SluiceError.usage("--timeout takes seconds, e.g. --timeout 3600")
+      }
+      timeout = v
+    }
+    let store = try ctx.store()
+    let pause = max(1, Double(try ctx.config().syncAge))
+    let start = ctx.clock.now()
+    var state = try synced(ctx, store, try store.loadActive(), force: false, command: "wait")
+    // The chosen runs, active or archived, once; later polls look at the active ones
+    // only (a run leaves them only when it has finished and is archived).
+    var all = try store.allSummaries(active: state)
+    var chosen = Set<String>()
+    for key in keys {
+      guard let s = all.first(where: { $0.id == key || $0.name == key || $0.jobID == key }) else {
+        throw SluiceError.notFound("no run '\(key)'; see 'sluice runs'")
+      }
+      chosen.insert(s.id)
+    }
+    if let sweep {
+      let id = state.sweep(sweep)?.id ?? sweep
+      for s in all where s.sweep == id { chosen.insert(s.id) }
+    }
+    if let task { for s in all where s.task == task { chosen.insert(s.id) } }
+    if chosen.isEmpty { throw SluiceError.notFound("no runs to wait for; see 'sluice runs'") }
+    func unfinished() -> [Run] { state.runs.filter { chosen.contains($0.id) && !$0.state.isTerminal } }
+    var open = unfinished()
+    var timedOut = false
+    while !open.isEmpty {
+      let waited = ctx.clock.now().timeIntervalSince(start)
+      if let t = timeout, waited >= t {
+        timedOut = true
+        break
+      }
+      let nap = min(pause, timeout.map { max(0.05, $0 - waited) } ?? pause)
+      usleep(useconds_t(nap * 1_000_000))
+      state = try synced(ctx, store, try store.loadActive(), force: false, command: "wait")
+      open = unfinished()
+    }
+    all = try store.allSummaries(active: state)
+    let runs = all.filter { chosen.contains($0.id) }
+    let bad = runs.filter { $0.state.isTerminal && $0.state != .completed }
+    if ctx.json {
+      ctx.output.json(
+        [
+          "runs": runs.map(summaryJSON), "unfinished": open.map(\.id), "timed_out": timedOut,
+        ] as [String: Any])
+    } else if timedOut {
+      ctx.output.line(
+        "timed out after \(Int(timeout ?? 0)) s: \(open.count) of \(runs.count) run(s) not finished: "
+          + open.prefix(10).map { "\($0.id) \($0.state.rawValue)" }.joined(separator: ", ")
+          + (open.count > 10 ? ", ..." : ""))
+    } else if bad.isEmpty {
+      ctx.output.line("all \(runs.count) run(s) completed")
+    } else {
+      ctx.output.line(
+        "\(runs.count) run(s) finished, \(bad.count) not completed: "
+          + bad.prefix(10).map { "\($0.id) \($0.state.rawValue)\($0.exitCode.map { " (exit \($0))" } ?? "")" }
+          .joined(separator: ", ") + (bad.count > 10 ? ", ..." : ""))
+    }
+    return timedOut ? 124 : bad.isEmpty ? 0 : 1
   }
 
   static func cancel(_ ctx: CLIContext) throws -> Int32 {

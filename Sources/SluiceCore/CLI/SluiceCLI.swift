@@ -82,6 +82,20 @@ public enum SluiceCLI {
         OptionSpec("gpus-free", value: "N", help: "use N GPU slots instead of asking the scheduler"),
       ], examples: ["sluice tick", "*/5 * * * * cd ~/project && sluice tick --quiet"]),
     CommandSpec(
+      "wait",
+      summary:
+        "Wait until runs finish (asking the scheduler at most once per [slurm] sync_age; it submits nothing).",
+      usage: "sluice wait RUN... | --sweep S | --task ID [--timeout SECONDS]",
+      options: [
+        OptionSpec("sweep", value: "SWEEP", help: "every run of the sweep"),
+        OptionSpec("task", value: "ID", help: "every run of the task"),
+        OptionSpec("timeout", value: "SECONDS", help: "give up after this long (exit 124)"),
+      ],
+      positionals: 0...1000,
+      examples: [
+        "sluice wait --task p1-baseline", "sluice wait --sweep p1-learning-rate-sweep --timeout 3600",
+      ]),
+    CommandSpec(
       "cancel", summary: "Cancel runs (one scancel call).",
       usage: "sluice cancel RUN... | --sweep S | --task ID",
       options: [
@@ -154,7 +168,7 @@ public enum SluiceCLI {
 
       Exit codes: 0 ok, 1 a run or check failed, 2 usage error, 3 stopped by the sentinel,
       65 bad tasks file, 66 no tasks file, 69 Slurm unavailable, 74 a state file sluice cannot read,
-      75 another sluice holds the lock, 78 bad config.
+      75 another sluice holds the lock, 78 bad config, 124 wait timed out.
 
       """
     return s

@@ -97,6 +97,19 @@ final class CLITests: XCTestCase {
     XCTAssertTrue(sluice(["tasks"], cwd: dir).out.contains("1 running"))
   }
 
+  func testWaitNeedsRunsAndSeconds() {
+    let dir = project()
+    for (args, code, text) in [
+      (["wait"], 2, "name runs to wait for"),
+      (["wait", "--task", "x", "--timeout", "soon"], 2, "takes seconds"),
+      (["wait", "nope"], 1, "no run 'nope'"), (["wait", "--task", "none"], 1, "no runs to wait for"),
+    ] {
+      let r = sluice(args, cwd: dir)
+      XCTAssertEqual(r.code, Int32(code), "\(args): \(r.err)")
+      XCTAssertTrue(r.err.contains(text), r.err)
+    }
+  }
+
   func testInitRefusesToOverwrite() {
     let dir = makeTempDir(self)
     let r = sluice(["init"], cwd: dir)

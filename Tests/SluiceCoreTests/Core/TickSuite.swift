@@ -183,6 +183,32 @@ class TickSuite: XCTestCase {
     tickUntil(dir) { markers(dir) == ["[x] Train", "[x] Eval"] }
   }
 
+  /// `sluice wait` returns when its runs have finished: 0 when they all completed,
+  /// 1 (naming the run, its state and exit code) when one did not, 124 when its
+  /// `--timeout` runs out first.
+  func checkWaitReturnsWhenRunsFinish() throws {
+    try requireBackend()
+    let dir = project(
+      "## P\n- [ ] Quick\n  - run: `sleep 1`\n- [ ] Bad\n  - run: `exit 3`\n- [ ] Long\n  - run: `sleep 120`\n",
+      config: "sync_age = 1\n[limits]\nmax_concurrent = 3\n")
+    addTeardownBlock { _ = sluice(["cancel", "--task", "p1-long"], cwd: dir) }
+    let tick = sluice(["tick"], cwd: dir)
+    XCTAssertEqual(tick.code, 0, tick.err)
+    let quick = sluice(["wait", "--task", "p1-quick", "--timeout", "120"], cwd: dir)
+    XCTAssertEqual(quick.code, 0, quick.out + quick.err)
+    XCTAssertEqual(quick.out, "all 1 run(s) completed\n")
+    let bad = sluice(["wait", "--task", "p1-bad", "--timeout", "120"], cwd: dir)
+    XCTAssertEqual(bad.code, 1, bad.out + bad.err)
+    XCTAssertEqual(bad.out, "1 run(s) finished, 1 not completed: p1-bad failed (exit 3)\n")
+    let start = Date()
+    let long = sluice(["wait", "--task", "p1-long", "--timeout", "2", "--json"], cwd: dir)
+    XCTAssertEqual(long.code, 124, long.out + long.err)
+    XCTAssertLessThan(Date().timeIntervalSince(start), 30, "it gave up")
+    let j = try XCTUnwrap(jsonObject(long.out) as? [String: Any])
+    XCTAssertEqual(j["timed_out"] as? Bool, true)
+    XCTAssertEqual(j["unfinished"] as? [String], ["p1-long"])
+  }
+
   func checkFailingCommandEndsFailedWithExitCode() throws {
     try requireBackend()
     let dir = project("## P\n- [ ] Breaks\n  - run: `echo oops >&2; exit 3`\n- [ ] Fine\n  - run: `true`\n")
@@ -397,6 +423,7 @@ final class LocalTickTests: TickSuite {
   }
   func testRunsToTheGateWithinCapacity() throws { try checkRunsToTheGateWithinCapacity() }
   func testFailingCommand() throws { try checkFailingCommandEndsFailedWithExitCode() }
+  func testWaitReturnsWhenRunsFinish() throws { try checkWaitReturnsWhenRunsFinish() }
   func testInProgressTaskWithoutRunsWarnsAndWaits() throws {
     try checkInProgressTaskWithoutRunsWarnsAndWaits()
   }
@@ -447,6 +474,7 @@ final class SlurmTickTests: TickSuite {
   }
   func testRunsToTheGateWithinCapacity() throws { try checkRunsToTheGateWithinCapacity() }
   func testFailingCommand() throws { try checkFailingCommandEndsFailedWithExitCode() }
+  func testWaitReturnsWhenRunsFinish() throws { try checkWaitReturnsWhenRunsFinish() }
   func testInProgressTaskWithoutRunsWarnsAndWaits() throws {
     try checkInProgressTaskWithoutRunsWarnsAndWaits()
   }
