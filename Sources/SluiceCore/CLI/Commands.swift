@@ -406,6 +406,7 @@ enum Commands {
       }
       grid.append(GridParameter(name: name, values: values))
     }
+    if let too = Grid.tooBig(grid) { throw SluiceError.usage("--param: \(too)") }
     let used = Grid.placeholders(in: cmd)
     for g in grid where !used.contains(g.name) {
       throw SluiceError.usage("--param \(g.name) is not used in --command; add {\(g.name)}")

@@ -62,7 +62,31 @@ public enum Grid {
       params.append(GridParameter(name: name, values: values))
     }
     if params.isEmpty { return .failure("empty grid; write e.g. '- grid: lr = 1e-3, 1e-4'") }
+    if let too = tooBig(params) { return .failure(too) }
     return .success(params)
+  }
+
+  /// The most runs one grid may make: past it (a value list pasted twice over, a
+  /// parameter too many) sluice would track, and Slurm queue, more than either is
+  /// made for, and a product past Int's range would not even be a number.
+  public static let maxRuns = 100_000
+
+  /// How many runs `grid` makes; nil past `maxRuns` (counted without overflowing).
+  public static func size(_ grid: [GridParameter]) -> Int? {
+    var n = 1
+    for p in grid {
+      let (m, overflow) = n.multipliedReportingOverflow(by: p.values.count)
+      if overflow || m > maxRuns { return nil }
+      n = m
+    }
+    return n
+  }
+
+  /// The error for a grid past `maxRuns`, or nil.
+  public static func tooBig(_ grid: [GridParameter]) -> String? {
+    guard size(grid) == nil else { return nil }
+    return "the grid makes " + grid.map { String($0.values.count) }.joined(separator: " × ")
+      + " runs, more than the \(maxRuns) one task may have; split it over tasks or use fewer values"
   }
 
   /// Placeholder names used in a command: `{name}`, not `${name}`, not `{{name}}`.

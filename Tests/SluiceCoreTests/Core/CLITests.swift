@@ -97,6 +97,17 @@ final class CLITests: XCTestCase {
     XCTAssertTrue(sluice(["tasks"], cwd: dir).out.contains("1 running"))
   }
 
+  func testGridPastItsLimitIsAUsageError() {
+    let dir = project()
+    let many = (0..<1000).map(String.init).joined(separator: ",")
+    let r = sluice(
+      ["grid", "--sweep", "x", "--command", "echo {a} {b}", "--param", "a=" + many, "--param", "b=" + many],
+      cwd: dir)
+    XCTAssertEqual(r.code, 2, r.err)
+    XCTAssertTrue(r.err.contains("the grid makes 1000 × 1000 runs, more than the 100000"), r.err)
+    XCTAssertEqual(sluice(["runs", "--json"], cwd: dir).out, "[]\n", "nothing made")
+  }
+
   func testWaitNeedsRunsAndSeconds() {
     let dir = project()
     for (args, code, text) in [

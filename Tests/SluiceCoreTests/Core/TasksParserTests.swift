@@ -284,6 +284,29 @@ final class TasksParserTests: XCTestCase {
     XCTAssertEqual(marked[b.tasks[0].markerOffset], UInt8(ascii: " "), "the marker's byte, in the file")
   }
 
+  /// A grid past 100,000 runs is an error naming its line, before anything is made
+  /// of it (a 1000^3 grid exhausted memory; seven 1000-value parameters overflowed
+  /// Int in the count itself).
+  func testGridsPastTheirLimitAreErrorsNotCrashes() throws {
+    func tasks(_ counts: [Int]) -> Data {
+      let names = ["a", "b", "c", "d", "e", "f", "g"]
+      let grid = counts.enumerated().map { k, n in
+        names[k] + " = " + (0..<n).map(String.init).joined(separator: ", ")
+      }.joined(separator: "; ")
+      let cmd = counts.indices.map { "{\(names[$0])}" }.joined(separator: " ")
+      return Data("## P\n- [ ] Huge\n  - run: `echo \(cmd)`\n  - grid: \(grid)\n".utf8)
+    }
+    let fits = try TasksParser.parse(tasks([100, 1000]), path: "t.md")
+    XCTAssertEqual(fits.tasks[0].spec?.grid.map(\.values.count), [100, 1000], "100,000 runs is allowed")
+    for counts in [[1000, 1000], [1000, 1000, 1000], [1000, 1000, 1000, 1000, 1000, 1000, 1000]] {
+      XCTAssertThrowsError(try TasksParser.parse(tasks(counts), path: "t.md")) { e in
+        let text = "\(e)"
+        XCTAssertTrue(text.hasPrefix("t.md:4:11: error: the grid makes 1000 × 1000"), text)
+        XCTAssertTrue(text.contains("more than the 100000 one task may have; split it over tasks"), text)
+      }
+    }
+  }
+
   func testHostileInputNeverCrashes() {
     var rng = SystemRandomNumberGenerator()
     let pieces = [
