@@ -31,11 +31,11 @@ func timed(_ argv: [String], cwd: String? = nil, env: [String: String]? = nil, s
   let environment = (env ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
   var pid: pid_t = 0
   let old = FileManager.default.currentDirectoryPath
-  if let cwd { FileManager.default.changeCurrentDirectoryPath(cwd) }
+  if let cwd { _ = FileManager.default.changeCurrentDirectoryPath(cwd) }
   let argvC = argv.map { strdup($0) } + [nil]
   let envC = environment.map { strdup($0) } + [nil]
   let rc = posix_spawnp(&pid, argv[0], &actions, nil, argvC, envC)
-  FileManager.default.changeCurrentDirectoryPath(old)
+  _ = FileManager.default.changeCurrentDirectoryPath(old)
   close(outPipe[1])
   precondition(rc == 0, "cannot start \(argv[0])")
   let data = (try? Files.readAll(outPipe[0], name: "output")) ?? Data()

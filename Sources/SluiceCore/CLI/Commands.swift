@@ -21,6 +21,13 @@ enum Commands {
     case "log": return try log(ctx)
     case "cluster": return try ClusterCommands.cluster(ctx)
     case "doctor": return try ClusterCommands.doctor(ctx)
+    case "completions":
+      guard ctx.args.positionals[0] == "bash" else {
+        throw SluiceError.usage(
+          "completions for '\(ctx.args.positionals[0])' are not made; 'bash' is (zsh: bashcompinit)")
+      }
+      ctx.output.out(Completions.bash(SluiceCLI.commands))
+      return 0
     default: throw SluiceError.usage("unknown command \(name)")
     }
   }

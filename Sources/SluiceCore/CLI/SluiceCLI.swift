@@ -141,6 +141,14 @@ public enum SluiceCLI {
       summary: "Check Slurm, accounting, partitions, GPU flags, state folder, tasks file and templates.",
       usage: "sluice doctor", examples: ["sluice doctor", "sluice doctor --json"]),
     CommandSpec(
+      "completions", summary: "Print a shell completion script (bash; zsh through bashcompinit).",
+      usage: "sluice completions bash", positionals: 1...1,
+      examples: [
+        "source <(sluice completions bash)",
+        "sluice completions bash > ~/.local/share/bash-completion/completions/sluice",
+      ],
+      json: false),
+    CommandSpec(
       "sbatch", summary: "Drop-in for sbatch: submits through sbatch and records a tracked run.",
       usage: "sluice sbatch [--sweep S] [sbatch options] script.sh [args]", positionals: 0...10000,
       examples: ["alias sbatch='sluice sbatch'", "sluice sbatch --sweep probes -p gpu --gres=gpu:1 job.sh"],

@@ -28,6 +28,7 @@ public enum Expander {
     document.runnableTasks.filter { t in !state.sweeps.contains { $0.task == t.id } }
   }
 
+  @discardableResult
   public static func expand(
     document: TasksDocument, state: inout ActiveState, config: Config, now: Date
   ) -> [String] {
@@ -37,6 +38,7 @@ public enum Expander {
 
   /// `expand`, telling for each sweep it made how its runs were filled and where
   /// in `state.runs` they start (an intent can then record them by their grid).
+  @discardableResult
   static func expand(
     document: TasksDocument, state: inout ActiveState, config: Config, now: Date,
     fills: inout [String: GridFill]

@@ -108,6 +108,34 @@ final class CLITests: XCTestCase {
     XCTAssertEqual(sluice(["runs", "--json"], cwd: dir).out, "[]\n", "nothing made")
   }
 
+  /// The bash completion script, made from the command table, completes commands,
+  /// each command's options and run states, when bash itself runs it.
+  func testBashCompletionCompletesCommandsOptionsAndStates() throws {
+    let dir = project()
+    let script = sluice(["completions", "bash"], cwd: dir)
+    XCTAssertEqual(script.code, 0, script.err)
+    write(dir + "/completion.bash", script.out)
+    func complete(_ words: [String]) -> String {
+      let line = words.map { "'\($0)'" }.joined(separator: " ")
+      let r = try? ProcessRunner().run(
+        CommandRequest(
+          argv: [
+            "bash", "-c",
+            "source '\(dir)/completion.bash'; COMP_WORDS=(\(line)); COMP_CWORD=\(words.count - 1); _sluice; echo \"${COMPREPLY[*]}\"",
+          ], timeout: 20))
+      return r?.stdoutText.trimmed() ?? ""
+    }
+    XCTAssertEqual(complete(["sluice", "wa"]), "wait")
+    XCTAssertEqual(complete(["sluice", "ru"]), "run runs")
+    XCTAssertEqual(complete(["sluice", "wait", "--ti"]), "--timeout")
+    XCTAssertEqual(complete(["sluice", "runs", "--state", "fa"]), "failed")
+    XCTAssertEqual(complete(["sluice", "tick", "--q"]), "--quiet")
+    for c in SluiceCLI.commands { XCTAssertTrue(script.out.contains(c.name), c.name) }
+    let zsh = sluice(["completions", "fish"], cwd: dir)
+    XCTAssertEqual(zsh.code, 2)
+    XCTAssertTrue(zsh.err.contains("'bash' is"), zsh.err)
+  }
+
   func testWaitNeedsRunsAndSeconds() {
     let dir = project()
     for (args, code, text) in [
