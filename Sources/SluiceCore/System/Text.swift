@@ -66,20 +66,24 @@ public enum Path {
 
   /// The working directory, from getcwd (FileManager's costs a Foundation start-up).
   public static func currentDirectory() -> String {
-    var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-    guard getcwd(&buf, buf.count) != nil else { return FileManager.default.currentDirectoryPath }
-    return String(cString: buf)
+    var buf = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
+    let ok = buf.withUnsafeMutableBufferPointer { b in
+      b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: b.count) { getcwd($0, b.count) != nil }
+    }
+    guard ok else { return FileManager.default.currentDirectoryPath }
+    return String(decoding: buf.prefix { $0 != 0 }, as: UTF8.self)
   }
 
   /// The running executable's own path, symbolic links resolved (Linux's
   /// /proc/self/exe; elsewhere argv[0] through realpath).
   public static func executable() -> String? {
-    var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-    let n = readlink("/proc/self/exe", &buf, buf.count - 1)
-    if n > 0 {
-      buf[n] = 0
-      return String(cString: buf)
+    var buf = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
+    let n = buf.withUnsafeMutableBufferPointer { b in
+      b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: b.count) {
+        readlink("/proc/self/exe", $0, b.count - 1)
+      }
     }
+    if n > 0 { return String(decoding: buf[..<n], as: UTF8.self) }
     guard let arg = CommandLine.arguments.first, let r = realpath(arg, nil) else { return nil }
     defer { free(r) }
     return String(cString: r)

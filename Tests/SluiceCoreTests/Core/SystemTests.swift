@@ -54,7 +54,7 @@ final class SystemTests: XCTestCase {
           usleep(100_000)
           // Marked only if the program did start meanwhile: the two overlap.
           if FileManager.default.fileExists(atPath: started) {
-            FileManager.default.createFile(atPath: marker, contents: Data())
+            _ = FileManager.default.createFile(atPath: marker, contents: Data())
           }
           return Data("sync\n".utf8)
         }))

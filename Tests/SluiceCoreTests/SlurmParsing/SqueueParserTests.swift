@@ -124,7 +124,7 @@ final class SqueueParserTests: XCTestCase {
     XCTAssertGreaterThan(expected.jobs.count, 3)
     var rng = SystemRandomNumberGenerator()
     for sizes in [[1], [7], [64], [4096], [whole.count]]
-      + (0..<5).map { _ in [Int.random(in: 1...300, using: &rng)] }
+      + (0..<5).map({ _ in [Int.random(in: 1...300, using: &rng)] })
     {
       // batch 0: every piece's whole lines are parsed as it comes (the default waits
       // for 16 KiB, more than these texts).
