@@ -338,7 +338,7 @@ enum ClusterCommands {
             var x = $0; x.marker = .todo; x.phase = p.index; return x
           }; return p
         }
-        _ = Expander.expand(document: d2, state: &st, config: config, now: Date())
+        Expander.expand(document: d2, state: &st, config: config, now: Date())
         guard let r = st.runs.first else { continue }
         do {
           let tpl = try engine.template(named: r.template)

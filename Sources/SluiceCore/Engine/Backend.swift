@@ -111,10 +111,7 @@ public struct ExitRecord: Equatable, Sendable {
   public static func read(_ base: String) -> (started: Double?, exit: ExitRecord?) {
     // The job writes these in the user's folder: a time that is no time (`inf`,
     // `nan`, before 1970, past 9999) is none, not a date made of it.
-    func epoch(_ s: Substring) -> Double? {
-      guard let t = Double(s.trimmed()), t.isFinite, t >= 0, t < 253_402_300_799 else { return nil }
-      return t
-    }
+    func epoch(_ s: Substring) -> Double? { Timestamps.epoch(Double(s.trimmed())) }
     var started: Double?
     if let s = try? Files.readText(base + ".start") {
       let parts = s.split(separator: " ", omittingEmptySubsequences: false)  // `start TIME JOB`

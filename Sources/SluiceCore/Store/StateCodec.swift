@@ -76,6 +76,19 @@ enum StateCodec {
       case text(String)
     }
 
+    /// Where the plain text from `start` ends: at its closing quote, or at the first
+    /// byte `quoted()` must see (an escape, a raw control character, text beyond
+    /// ASCII to check as UTF-8).
+    func plainEnd(from start: Int) -> Int {
+      var end = start
+      while end < bytes.count {
+        let c = bytes[end]
+        guard c != 0x22 && c != 0x5C && c >= 0x20 && c < 0x80 else { break }
+        end += 1
+      }
+      return end
+    }
+
     /// The next key of an object opened with `open`, with its `:` read; nil after the `}`.
     mutating func nextKey(first: inout Bool) throws -> Key? {
       skip()
@@ -92,12 +105,7 @@ enum StateCodec {
       first = false
       guard i < bytes.count, bytes[i] == 0x22 else { throw fail("expected a key") }
       let start = i + 1
-      var end = start
-      while end < bytes.count && bytes[end] != 0x22 && bytes[end] != 0x5C && bytes[end] >= 0x20
-        && bytes[end] < 0x80
-      {
-        end += 1
-      }
+      let end = plainEnd(from: start)
       let key: Key
       if end < bytes.count && bytes[end] == 0x22 {
         key = .raw(UnsafeBufferPointer(rebasing: bytes[start..<end]))
@@ -142,7 +150,6 @@ enum StateCodec {
       }
     }
 
-    /// An array of strings; `null` reads as empty (the writer never writes it).
     /// A list of strings (not null: no list sluice writes may be).
     mutating func strings(depth: Int) throws -> [String] {
       try req(array(depth: depth) { p in try p.req(p.string()) })
@@ -186,14 +193,8 @@ enum StateCodec {
       if try isNull() { return nil }
       guard bytes[i] == 0x22 else { throw fail("expected a string") }
       let start = i + 1
-      var end = start
-      while end < bytes.count && bytes[end] != 0x22 && bytes[end] != 0x5C && bytes[end] >= 0x20
-        && bytes[end] < 0x80
-      {
-        end += 1
-      }
-      // Escapes, and text beyond ASCII (to be checked as UTF-8): not kept.
-      guard end < bytes.count, bytes[end] == 0x22 else { return try quoted() }
+      let end = plainEnd(from: start)
+      guard end < bytes.count, bytes[end] == 0x22 else { return try quoted() }  // not plain: not kept
       let n = end - start
       i = end + 1
       let r = recent[slot]
@@ -587,7 +588,7 @@ enum StateCodec {
 
   static func sweep(_ p: inout Parser, depth: Int) throws -> Sweep {
     var s = Sweep(id: "", name: "", created: "")
-    var archived = false
+    var archived: [String: Int]?
     var id: String?
     var name: String?
     var created: String?
@@ -599,16 +600,17 @@ enum StateCodec {
       case "created": created = try p.string()
       case "task": s.task = try p.string()
       case "archived":
-        guard try !p.isNull() else { throw MissingField(field: "sweep.archived") }
-        try p.object(depth: depth + 1) { p, k in s.archived[k] = try p.req(p.int()) }
-        archived = true
+        if try p.isNull() { break }
+        var counts: [String: Int] = [:]
+        try p.object(depth: depth + 1) { p, k in counts[k] = try p.req(p.int()) }
+        archived = counts
       default: try p.skipValue(depth: depth + 1)
       }
     }
     s.id = try req(id, "sweep.id")
     s.name = try req(name, "sweep.name")
     s.created = try req(created, "sweep.created")
-    if !archived { throw MissingField(field: "sweep.archived") }
+    s.archived = try req(archived, "sweep.archived")
     return s
   }
 

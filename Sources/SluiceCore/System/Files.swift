@@ -232,9 +232,19 @@ public enum Timestamps {
   /// `2026-12-01T19:55:14.360Z`: UTC, milliseconds, written by hand (the
   /// formatter costs a few ms to make and ~20 µs a call); the formatter only
   /// for years outside 1970...9999.
+  /// The seconds since 1970 that are years 1970...9999, the ones written by hand.
+  public static let handWritten: Range<Double> = 0..<253_402_300_799
+
+  /// `t` if it is such a time (finite, 1970...9999), else nil: for times read from
+  /// files that others write.
+  public static func epoch(_ t: Double?) -> Double? {
+    guard let t, handWritten.contains(t) else { return nil }
+    return t
+  }
+
   public static func iso(_ date: Date) -> String {
     let t = date.timeIntervalSince1970
-    guard t >= 0, t < 253_402_300_799 else { return fractional.format(date) }
+    guard handWritten.contains(t) else { return fractional.format(date) }
     let ms = Int((t * 1000 + 0.5).rounded(.down))  // to the nearest ms, as the formatter does
     let secs = ms / 1000
     let days = secs / 86400

@@ -75,7 +75,7 @@ extension StoreTests {
       Data("## P\n- [ ] G\n  - run: `x {a} {b}`\n  - grid: a = 1, 2, 3; b = \"it's\", é\n".utf8), path: "t.md"
     )
     var fills: [String: GridFill] = [:]
-    _ = Expander.expand(document: doc, state: &s, config: Config(), now: Date(), fills: &fills)
+    Expander.expand(document: doc, state: &s, config: Config(), now: Date(), fills: &fills)
     for (k, i) in (1..<7).enumerated() {
       s.runs[i].state = .submitting
       s.runs[i].submission = "slG"
