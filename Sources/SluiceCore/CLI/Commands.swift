@@ -819,6 +819,14 @@ enum Commands {
     if chosen.isEmpty { throw SluiceError.notFound("no runs to wait for; see 'sluice runs'") }
     func unfinished() -> [Run] { state.runs.filter { chosen.contains($0.id) && !$0.state.isTerminal } }
     var open = unfinished()
+    // wait syncs; it never submits. Runs still queued go out only when a tick runs,
+    // and with no cron a wait on them would only end at its timeout, unexplained.
+    let unsubmitted = open.count { $0.state == .queued || $0.state == .held }
+    if unsubmitted > 0 {
+      ctx.output.error(
+        "sluice wait: \(unsubmitted) of these \(open.count) unfinished run(s) are not submitted yet "
+          + "(queued or held): only 'sluice tick' submits them (run it, or from cron); waiting anyway")
+    }
     var timedOut = false
     while !open.isEmpty {
       let waited = ctx.clock.now().timeIntervalSince(start)

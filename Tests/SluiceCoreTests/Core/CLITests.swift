@@ -136,6 +136,25 @@ final class CLITests: XCTestCase {
     XCTAssertTrue(zsh.err.contains("'bash' is"), zsh.err)
   }
 
+  /// wait never submits: on runs still queued it says that only a tick submits
+  /// them (else, with no cron, it would sit to its timeout unexplained).
+  func testWaitSaysQueuedRunsNeedATick() {
+    let dir = project()
+    write(dir + "/sluice.toml", "[slurm]\nbackend = \"local\"\n[limits]\nmax_concurrent = 1\n")
+    write(dir + "/tasks.md", "## Phase 1\n- [ ] Grid\n  - run: `true {i}`\n  - grid: i = 1, 2, 3\n")
+    let tick = sluice(["tick"], cwd: dir)
+    XCTAssertEqual(tick.code, 0, tick.err)
+    let r = sluice(["wait", "--task", "p1-grid", "--timeout", "0"], cwd: dir)
+    XCTAssertEqual(r.code, 124, r.err)
+    XCTAssertTrue(
+      r.err.contains("are not submitted yet") && r.err.contains("only 'sluice tick' submits them"), r.err)
+    XCTAssertTrue(r.err.contains("sluice wait: 2 of these"), r.err)
+    // Nothing queued: no such line.
+    let one = sluice(["wait", "p1-grid.0", "--timeout", "30"], cwd: dir)
+    XCTAssertEqual(one.code, 0, one.err)
+    XCTAssertFalse(one.err.contains("not submitted"), one.err)
+  }
+
   func testWaitNeedsRunsAndSeconds() {
     let dir = project()
     for (args, code, text) in [
