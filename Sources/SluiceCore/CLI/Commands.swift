@@ -536,10 +536,12 @@ enum Commands {
   /// Live states: the scheduler is asked first when runs are in flight and the last
   /// sync (by a tick, `runs` or `wait`) is older than [slurm] sync_age, so that an agent
   /// polling costs Slurm at most one squeue (+ sacct) per sync_age; `force` always asks.
-  static func synced(_ ctx: CLIContext, _ store: Store, _ state: ActiveState, force: Bool, command: String)
-    throws -> ActiveState
-  {
-    let maxAge = Double(try ctx.config().syncAge)
+  /// `maxAge` (seconds) stands for sync_age where the backend is cheaper to ask.
+  static func synced(
+    _ ctx: CLIContext, _ store: Store, _ state: ActiveState, force: Bool, command: String,
+    maxAge: Double? = nil
+  ) throws -> ActiveState {
+    let maxAge = try maxAge ?? Double(ctx.config().syncAge)
     let age = store.lastSync().map { ctx.clock.now().timeIntervalSince($0) }
     let stale = age.map { $0 > maxAge || $0 < 0 } ?? true
     guard force || (stale && state.runs.contains { $0.state.isInFlight }) else { return state }
@@ -798,9 +800,14 @@ enum Commands {
       timeout = v
     }
     let store = try ctx.store()
-    let pause = max(1, Double(try ctx.config().syncAge))
+    // Slurm is asked at most once per sync_age (its man pages ask tools not to poll
+    // it in loops); the local backend has no scheduler to spare, only pids and exit
+    // files to look at, so there wait looks every second.
+    let local = (try? Backends.make(ctx).name) == "local"
+    let maxAge: Double? = local ? 0 : nil
+    let pause = local ? 1 : max(1, Double(try ctx.config().syncAge))
     let start = ctx.clock.now()
-    var state = try synced(ctx, store, try store.loadActive(), force: false, command: "wait")
+    var state = try synced(ctx, store, try store.loadActive(), force: false, command: "wait", maxAge: maxAge)
     // The chosen runs, active or archived, once; later polls look at the active ones
     // only (a run leaves them only when it has finished and is archived).
     var all = try store.allSummaries(active: state)
@@ -836,7 +843,7 @@ enum Commands {
       }
       let nap = min(pause, timeout.map { max(0.05, $0 - waited) } ?? pause)
       usleep(useconds_t(nap * 1_000_000))
-      state = try synced(ctx, store, try store.loadActive(), force: false, command: "wait")
+      state = try synced(ctx, store, try store.loadActive(), force: false, command: "wait", maxAge: maxAge)
       open = unfinished()
     }
     all = try store.allSummaries(active: state)

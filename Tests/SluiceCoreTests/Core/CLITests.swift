@@ -141,7 +141,7 @@ final class CLITests: XCTestCase {
   func testWaitSaysQueuedRunsNeedATick() {
     let dir = project()
     write(dir + "/sluice.toml", "[slurm]\nbackend = \"local\"\n[limits]\nmax_concurrent = 1\n")
-    write(dir + "/tasks.md", "## Phase 1\n- [ ] Grid\n  - run: `true {i}`\n  - grid: i = 1, 2, 3\n")
+    write(dir + "/tasks.md", "## Phase 1\n- [ ] Grid\n  - run: `sleep {i}`\n  - grid: i = 2, 3, 4\n")
     let tick = sluice(["tick"], cwd: dir)
     XCTAssertEqual(tick.code, 0, tick.err)
     let r = sluice(["wait", "--task", "p1-grid", "--timeout", "0"], cwd: dir)
@@ -149,11 +149,13 @@ final class CLITests: XCTestCase {
     XCTAssertTrue(
       r.err.contains("are not submitted yet") && r.err.contains("only 'sluice tick' submits them"), r.err)
     XCTAssertTrue(r.err.contains("sluice wait: 2 of these"), r.err)
-    // The submitted run alone (running or done by now; wait polls once per
-    // sync_age, so it is not waited for): no such line.
-    let one = sluice(["wait", "p1-grid.0", "--timeout", "0"], cwd: dir)
-    XCTAssertTrue(one.code == 0 || one.code == 124, one.err)
+    // The submitted run alone (`sleep 2`, running at wait's first look): no such
+    // line, and on the local backend wait looks again every second, not once per
+    // sync_age (60 s here, past this timeout), so it sees the run end.
+    let one = sluice(["wait", "p1-grid.0", "--timeout", "50"], cwd: dir)
+    XCTAssertEqual(one.code, 0, one.err)
     XCTAssertFalse(one.err.contains("not submitted"), one.err)
+    XCTAssertTrue(one.out.contains("all 1 run(s) completed"), one.out)
   }
 
   func testWaitNeedsRunsAndSeconds() {
