@@ -827,12 +827,19 @@ enum Commands {
     func unfinished() -> [Run] { state.runs.filter { chosen.contains($0.id) && !$0.state.isTerminal } }
     var open = unfinished()
     // wait syncs; it never submits. Runs still queued go out only when a tick runs,
-    // and with no cron a wait on them would only end at its timeout, unexplained.
-    let unsubmitted = open.count { $0.state == .queued || $0.state == .held }
-    if unsubmitted > 0 {
+    // held ones not even then, and a wait on them would only end at its timeout,
+    // unexplained.
+    let queued = open.count { $0.state == .queued }
+    let held = open.count { $0.state == .held }
+    if queued > 0 {
       ctx.output.error(
-        "sluice wait: \(unsubmitted) of these \(open.count) unfinished run(s) are not submitted yet "
-          + "(queued or held): only 'sluice tick' submits them (run it, or from cron); waiting anyway")
+        "sluice wait: \(queued) of these \(open.count) unfinished run(s) are queued, not submitted yet: "
+          + "only 'sluice tick' submits them (run it, or from cron); waiting anyway")
+    }
+    if held > 0 {
+      ctx.output.error(
+        "sluice wait: \(held) of these \(open.count) unfinished run(s) are held: "
+          + "'sluice run start ID' queues one for the next tick; waiting anyway")
     }
     var timedOut = false
     while !open.isEmpty {

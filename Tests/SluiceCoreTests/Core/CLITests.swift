@@ -147,14 +147,24 @@ final class CLITests: XCTestCase {
     let r = sluice(["wait", "--task", "p1-grid", "--timeout", "0"], cwd: dir)
     XCTAssertEqual(r.code, 124, r.err)
     XCTAssertTrue(
-      r.err.contains("are not submitted yet") && r.err.contains("only 'sluice tick' submits them"), r.err)
+      r.err.contains("are queued, not submitted yet") && r.err.contains("only 'sluice tick' submits them"),
+      r.err)
     XCTAssertTrue(r.err.contains("sluice wait: 2 of these"), r.err)
+    XCTAssertFalse(r.err.contains("held"), r.err)
+    // A held run: a tick alone does not submit it either, and the line says what does.
+    XCTAssertEqual(
+      sluice(["run", "add", "--name", "probe", "--command", "true", "--held"], cwd: dir).code, 0)
+    let h = sluice(["wait", "probe", "--timeout", "0"], cwd: dir)
+    XCTAssertEqual(h.code, 124, h.err)
+    XCTAssertTrue(
+      h.err.contains("1 of these 1 unfinished run(s) are held") && h.err.contains("sluice run start"), h.err)
+    XCTAssertFalse(h.err.contains("queued"), h.err)
     // The submitted run alone (`sleep 2`, running at wait's first look): no such
     // line, and on the local backend wait looks again every second, not once per
     // sync_age (60 s here, past this timeout), so it sees the run end.
     let one = sluice(["wait", "p1-grid.0", "--timeout", "50"], cwd: dir)
     XCTAssertEqual(one.code, 0, one.err)
-    XCTAssertFalse(one.err.contains("not submitted"), one.err)
+    XCTAssertFalse(one.err.contains("sluice wait:"), one.err)
     XCTAssertTrue(one.out.contains("all 1 run(s) completed"), one.out)
   }
 
