@@ -21,13 +21,7 @@ enum Commands {
     case "log": return try log(ctx)
     case "cluster": return try ClusterCommands.cluster(ctx)
     case "doctor": return try ClusterCommands.doctor(ctx)
-    case "completions":
-      guard ctx.args.positionals[0] == "bash" else {
-        throw SluiceError.usage(
-          "completions for '\(ctx.args.positionals[0])' are not made; 'bash' is (zsh: bashcompinit)")
-      }
-      ctx.output.out(Completions.bash(SluiceCLI.commands))
-      return 0
+    case "completions": return try completions(ctx)
     default: throw SluiceError.usage("unknown command \(name)")
     }
   }
@@ -766,32 +760,48 @@ enum Commands {
 
   // MARK: cancel, retry, logs, events, log
 
-  static func selectRuns(_ ctx: CLIContext, _ state: ActiveState) throws -> [Run] {
-    var out: [Run] = []
+  static func completions(_ ctx: CLIContext) throws -> Int32 {
+    guard ctx.args.positionals[0] == "bash" else {
+      throw SluiceError.usage(
+        "completions for '\(ctx.args.positionals[0])' are not made; 'bash' is (zsh: bashcompinit)")
+    }
+    ctx.output.out(Completions.bash(SluiceCLI.commands))
+    return 0
+  }
+
+  /// The runs a command names: `RUN...` (by id, name or job id), `--sweep S` and
+  /// `--task ID`, from `runs` (active ones for `cancel`, archived too for `wait`). A
+  /// name not found is an error whose words say what `runs` holds (`no unfinished run`).
+  static func selectRuns<R: NamedRun>(
+    _ ctx: CLIContext, _ state: ActiveState, from runs: [R], missing: String
+  ) throws -> [R] {
+    var out: [R] = []
     for key in ctx.args.positionals {
-      guard let r = state.runs.first(where: { $0.id == key || $0.name == key || $0.jobID == key }) else {
-        throw SluiceError.notFound("no unfinished run '\(key)'; see 'sluice runs'")
+      guard let r = runs.first(where: { $0.id == key || $0.name == key || $0.jobID == key }) else {
+        throw SluiceError.notFound("\(missing) '\(key)'; see 'sluice runs'")
       }
       out.append(r)
     }
     if let s = ctx.args.value("sweep") {
       let id = state.sweep(s)?.id ?? s
-      out += state.runs.filter { $0.sweep == id }
+      out += runs.filter { $0.sweep == id }
     }
-    if let t = ctx.args.value("task") { out += state.runs.filter { $0.task == t } }
+    if let t = ctx.args.value("task") { out += runs.filter { $0.task == t } }
     return out
+  }
+
+  /// `cancel` and `wait` need runs named, or `--sweep` or `--task`.
+  static func requireSelection(_ ctx: CLIContext, verb: String) throws {
+    if ctx.args.positionals.isEmpty && ctx.args.value("sweep") == nil && ctx.args.value("task") == nil {
+      throw SluiceError.usage("name runs to \(verb), or --sweep S, or --task ID")
+    }
   }
 
   /// Waits until the chosen runs have all finished, asking the scheduler at most once
   /// per [slurm] sync_age (it submits nothing: queued runs wait for a tick). Exit 0
   /// if they all completed, 1 if any ended otherwise, 124 when `--timeout` ran out.
   static func wait(_ ctx: CLIContext) throws -> Int32 {
-    let keys = ctx.args.positionals
-    let sweep = ctx.args.value("sweep")
-    let task = ctx.args.value("task")
-    if keys.isEmpty && sweep == nil && task == nil {
-      throw SluiceError.usage("name runs to wait for, or --sweep S, or --task ID")
-    }
+    try requireSelection(ctx, verb: "wait for")
     var timeout: Double?
     if let t = ctx.args.value("timeout") {
       guard let v = Double(t), v.isFinite, v >= 0 else {
@@ -811,18 +821,7 @@ enum Commands {
     // The chosen runs, active or archived, once; later polls look at the active ones
     // only (a run leaves them only when it has finished and is archived).
     var all = try store.allSummaries(active: state)
-    var chosen = Set<String>()
-    for key in keys {
-      guard let s = all.first(where: { $0.id == key || $0.name == key || $0.jobID == key }) else {
-        throw SluiceError.notFound("no run '\(key)'; see 'sluice runs'")
-      }
-      chosen.insert(s.id)
-    }
-    if let sweep {
-      let id = state.sweep(sweep)?.id ?? sweep
-      for s in all where s.sweep == id { chosen.insert(s.id) }
-    }
-    if let task { for s in all where s.task == task { chosen.insert(s.id) } }
+    let chosen = Set(try selectRuns(ctx, state, from: all, missing: "no run").map(\.id))
     if chosen.isEmpty { throw SluiceError.notFound("no runs to wait for; see 'sluice runs'") }
     func unfinished() -> [Run] { state.runs.filter { chosen.contains($0.id) && !$0.state.isTerminal } }
     var open = unfinished()
@@ -878,12 +877,12 @@ enum Commands {
   }
 
   static func cancel(_ ctx: CLIContext) throws -> Int32 {
-    if ctx.args.positionals.isEmpty && ctx.args.value("sweep") == nil && ctx.args.value("task") == nil {
-      throw SluiceError.usage("name runs to cancel, or --sweep S, or --task ID")
-    }
+    try requireSelection(ctx, verb: "cancel")
     let backend = try Backends.make(ctx)
     let result: (cancelled: [Run], message: String) = try mutateState(ctx, "cancel") { state, _ in
-      let chosen = try selectRuns(ctx, state).filter { !$0.state.isTerminal }
+      let chosen = try selectRuns(ctx, state, from: state.runs, missing: "no unfinished run").filter {
+        !$0.state.isTerminal
+      }
       let now = Timestamps.iso(ctx.clock.now())
       let inFlight = chosen.filter { $0.state.isInFlight && $0.jobID != nil || $0.pid != nil }
       var message = ""

@@ -303,13 +303,7 @@ public final class SlurmBackend: Backend, ArrayLimited {
     var t = time_t(d.timeIntervalSince1970.rounded(.down))
     var parts = tm()
     localtime_r(&t, &parts)
-    var buf = [UInt8](repeating: 0, count: 32)
-    let n = buf.withUnsafeMutableBufferPointer { b in
-      b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: b.count) {
-        strftime($0, b.count, "%Y-%m-%dT%H:%M:%S", &parts)
-      }
-    }
-    return String(decoding: buf[..<n], as: UTF8.self)
+    return Text.fromC(capacity: 32) { p, n in strftime(p, n, "%Y-%m-%dT%H:%M:%S", &parts) } ?? ""
   }
 
   public func ping() -> (ok: Bool, message: String) {

@@ -176,3 +176,16 @@ public struct Event: Equatable, Sendable, Codable {
     self.message = message
   }
 }
+
+/// What names a run on the command line (`RUN...`, `--sweep`, `--task`): a run, or
+/// the summary an archived run leaves.
+protocol NamedRun {
+  var id: String { get }
+  var name: String { get }
+  var jobID: String? { get }
+  var sweep: String? { get }
+  var task: String? { get }
+}
+
+extension Run: NamedRun {}
+extension RunSummary: NamedRun {}

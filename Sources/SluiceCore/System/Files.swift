@@ -229,9 +229,6 @@ public enum Timestamps {
   static let fractional = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
   static let whole = Date.ISO8601FormatStyle()
 
-  /// `2026-12-01T19:55:14.360Z`: UTC, milliseconds, written by hand (the
-  /// formatter costs a few ms to make and ~20 µs a call); the formatter only
-  /// for years outside 1970...9999.
   /// The seconds since 1970 that are years 1970...9999, the ones written by hand.
   public static let handWritten: Range<Double> = 0..<253_402_300_799
 
@@ -242,6 +239,9 @@ public enum Timestamps {
     return t
   }
 
+  /// `2026-12-01T19:55:14.360Z`: UTC, milliseconds, written by hand (the
+  /// formatter costs a few ms to make and ~20 µs a call); the formatter only
+  /// for years outside 1970...9999.
   public static func iso(_ date: Date) -> String {
     let t = date.timeIntervalSince1970
     guard handWritten.contains(t) else { return fractional.format(date) }

@@ -66,24 +66,18 @@ public enum Path {
 
   /// The working directory, from getcwd (FileManager's costs a Foundation start-up).
   public static func currentDirectory() -> String {
-    var buf = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
-    let ok = buf.withUnsafeMutableBufferPointer { b in
-      b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: b.count) { getcwd($0, b.count) != nil }
-    }
-    guard ok else { return FileManager.default.currentDirectoryPath }
-    return String(decoding: buf.prefix { $0 != 0 }, as: UTF8.self)
+    Text.fromC(capacity: Int(PATH_MAX) + 1) { p, n in getcwd(p, n) != nil ? strlen(p) : -1 }
+      ?? FileManager.default.currentDirectoryPath
   }
 
   /// The running executable's own path, symbolic links resolved (Linux's
   /// /proc/self/exe; elsewhere argv[0] through realpath).
   public static func executable() -> String? {
-    var buf = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
-    let n = buf.withUnsafeMutableBufferPointer { b in
-      b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: b.count) {
-        readlink("/proc/self/exe", $0, b.count - 1)
-      }
+    if let p = Text.fromC(capacity: Int(PATH_MAX) + 1, { p, n in readlink("/proc/self/exe", p, n) }),
+      !p.isEmpty
+    {
+      return p
     }
-    if n > 0 { return String(decoding: buf[..<n], as: UTF8.self) }
     guard let arg = CommandLine.arguments.first, let r = realpath(arg, nil) else { return nil }
     defer { free(r) }
     return String(cString: r)
@@ -168,6 +162,18 @@ extension StringProtocol {
 }
 
 enum Text {
+  /// The text a C function writes into a buffer: `fill` gets `capacity` bytes and
+  /// their count and returns how many it wrote, or a negative number for none
+  /// (`getcwd`, `readlink`, `strftime`); decoded by that length, not up to a NUL.
+  static func fromC(capacity: Int, _ fill: (UnsafeMutablePointer<CChar>, Int) -> Int) -> String? {
+    var buf = [UInt8](repeating: 0, count: capacity)
+    let n = buf.withUnsafeMutableBufferPointer { b in
+      b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: b.count) { fill($0, b.count) }
+    }
+    guard n >= 0 else { return nil }
+    return String(decoding: buf[..<min(n, capacity)], as: UTF8.self)
+  }
+
   /// Foundation's `CharacterSet.whitespacesAndNewlines`, or `.whitespaces` (the same
   /// less line and paragraph breaks) when not `newlines`: Unicode's White_Space
   /// and U+200B, as swift-corelibs-foundation has them (the tests check every scalar).
